@@ -1,0 +1,64 @@
+"""``/admin``: the sandbox's control surface for tests, benchmarks and demos (not TMF).
+
+- ``GET /admin/faults`` -- current faults per API
+- ``PUT /admin/faults/{api}`` -- set one API's fault (``*`` for all), body: a :class:`Fault`
+- ``DELETE /admin/faults`` -- clear all faults
+- ``GET /admin/stats`` / ``DELETE /admin/stats`` -- request counts per API, and reset
+- ``GET /admin/events`` -- hub subscriptions and delivery counts
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .backend import Backend
+from .errors import TmfError
+from .faults import Fault, FaultBoard
+
+__all__ = ["add_admin_routes"]
+
+
+def _json(data: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(data), content_type="application/json")
+
+
+def add_admin_routes(app: web.Application, board: FaultBoard, backend: Backend) -> None:
+    async def get_faults(request: web.Request) -> web.Response:
+        return _json(board.snapshot())
+
+    async def put_fault(request: web.Request) -> web.Response:
+        try:
+            data = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            raise TmfError(400, "Invalid body", "the body is not valid JSON") from None
+        key = request.match_info["api"]
+        board.set(key, Fault.from_json(data))
+        return _json(board.snapshot())
+
+    async def clear_faults(request: web.Request) -> web.Response:
+        board.clear()
+        return web.Response(status=204)
+
+    async def get_stats(request: web.Request) -> web.Response:
+        return _json({"apis": board.stats(), "materialized": backend.dataset.materialized()})
+
+    async def reset_stats(request: web.Request) -> web.Response:
+        board.reset_stats()
+        return web.Response(status=204)
+
+    async def get_events(request: web.Request) -> web.Response:
+        subs = [
+            s.as_json() | {"api": s.api, "queued": s.queue.qsize()}
+            for s in backend.hub.subscriptions.values()
+        ]
+        return _json({"subscriptions": subs, **backend.hub.stats})
+
+    app.router.add_get("/admin/faults", get_faults)
+    app.router.add_put("/admin/faults/{api}", put_fault)
+    app.router.add_delete("/admin/faults", clear_faults)
+    app.router.add_get("/admin/stats", get_stats)
+    app.router.add_delete("/admin/stats", reset_stats)
+    app.router.add_get("/admin/events", get_events)
