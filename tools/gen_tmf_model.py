@@ -46,6 +46,11 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "resource": ("TMF639_ResourceInventory_v4.0.0.swagger.json", "Resource"),
 }
 
+# Subtypes that do not extend their base through allOf (TMF639 repeats Resource's properties).
+STANDALONE_SUBTYPES: dict[str, tuple[str, ...]] = {
+    "resource": ("LogicalResource", "PhysicalResource"),
+}
+
 # TMF678 v4 declares no events; the v5 supplement does.
 V5_EVENTS = {"customerBill": "TMF678_CustomerBillManagement_v5.0.0.oas.yaml"}
 
@@ -80,13 +85,16 @@ def properties(name: str, definitions: dict[str, Any]) -> dict[str, str]:
     return props
 
 
-def subtypes(name: str, definitions: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Definitions that extend ``name`` through ``allOf``, with the properties they add."""
+def subtypes(
+    name: str, definitions: dict[str, Any], standalone: tuple[str, ...] = ()
+) -> dict[str, dict[str, str]]:
+    """Definitions that extend ``name`` (through ``allOf``, or listed as ``standalone``), with
+    the properties they add."""
     found: dict[str, dict[str, str]] = {}
     base = set(properties(name, definitions))
     for other, schema in definitions.items():
         refs = [p.get("$ref", "") for p in schema.get("allOf", [])]
-        if f"#/definitions/{name}" in refs:
+        if f"#/definitions/{name}" in refs or other in standalone:
             extra = {k: v for k, v in properties(other, definitions).items() if k not in base}
             found[other] = dict(sorted(extra.items()))
     return dict(sorted(found.items()))
@@ -122,7 +130,7 @@ def model(spec_dir: Path) -> dict[str, Any]:
             "create_properties": sorted(properties(f"{definition}_Create", defs)) if create else [],
             "create_required": sorted(create.get("required", [])) if create else [],
             "update_properties": sorted(properties(f"{definition}_Update", defs)) if update else [],
-            "subtypes": subtypes(definition, defs),
+            "subtypes": subtypes(definition, defs, STANDALONE_SUBTYPES.get(resource, ())),
             "collection_methods": sorted(
                 m for m in paths.get(f"/{resource}", {}) if m != "parameters"
             ),

@@ -81,7 +81,8 @@ class Dataset:
             return
         collection = self.collections[spec.name]
         for flt in query.filters:
-            if flt.op != "eq" or not collection.indexed(flt.dotted):
+            scoping = flt.dotted == "id" or flt.dotted.endswith(".id")
+            if flt.op != "eq" or not scoping or not collection.indexed(flt.dotted):
                 continue
             owners = [self.owner(v) for v in flt.values]
             # A value that is no seeded id (minted by POST, or unknown) needs no seeding.

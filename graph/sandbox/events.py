@@ -15,7 +15,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -39,6 +39,31 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+# v5 makes every nested entity Extensible (``@type`` required); v4 records lack some.
+V5_NESTED_TYPES: Final = {
+    "billingAccount": "BillingAccountRef",
+    "paymentMethod": "PaymentMethodRef",
+    "relatedParty": "RelatedPartyRefOrPartyRoleRef",
+    "taxItem": "TaxItem",
+    "appliedPayment": "AppliedPayment",
+    "payment": "PaymentRef",
+    "billDocument": "Attachment",
+    "financialAccount": "FinancialAccountRef",
+}
+
+
+def _v5(node: Any, key: str = "") -> Any:
+    """A v4-shaped record in the v5 shape: ``@type`` on every nested entity."""
+    if isinstance(node, list):
+        return [_v5(item, key) for item in node]
+    if not isinstance(node, dict):
+        return node
+    shaped = {k: _v5(v, k) for k, v in node.items()}
+    if key in V5_NESTED_TYPES:
+        shaped.setdefault("@type", V5_NESTED_TYPES[key])
+    return shaped
+
+
 def event_body(spec: CollectionSpec, event_name: str, record: Record) -> Record:
     """An event as the specifications shape it: envelope plus ``event: {<resource>: ...}``."""
     now = _now()
@@ -51,6 +76,7 @@ def event_body(spec: CollectionSpec, event_name: str, record: Record) -> Record:
         "event": {spec.name: record},
     }
     if spec.name in V5_RESOURCES:
+        body["event"] = {spec.name: _v5(record)}
         body["@type"] = event_type
         body["timeOccurred"] = now
     else:

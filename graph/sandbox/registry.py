@@ -116,11 +116,16 @@ COLLECTIONS: Final[dict[str, CollectionSpec]] = {
     spec.name: spec
     for spec in (
         CollectionSpec(
-            "individual", TMF632, "ind", "status", owned=True, indexes=("familyName",)
+            "individual", TMF632, "ind", "status", owned=True,
+            indexes=(
+                "familyName",
+                "contactMedium.characteristic.emailAddress",
+                "contactMedium.characteristic.phoneNumber",
+            ),
         ),
         CollectionSpec(
             "customer", TMF629, "cus", "status", owned=True,
-            indexes=("engagedParty.id", _PARTY, "account.id"),
+            indexes=("engagedParty.id", _PARTY, "account.id", "name"),
             references=(Reference("engagedParty.id", "individual", "Individual"),),
         ),
         CollectionSpec(

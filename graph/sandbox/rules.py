@@ -501,6 +501,13 @@ def _terminate(backend: Backend, product_id: str) -> Record:
     return backend.update("product", product_id, {"status": "terminated", "terminationDate": now})
 
 
+class ServiceOrderRules(Rules):
+    def prepare_create(self, backend: Backend, record: Record) -> Record:
+        record["state"] = "acknowledged"
+        record["orderDate"] = now_iso()
+        return record
+
+
 # -- registration ----------------------------------------------------------------------------
 
 
@@ -579,6 +586,7 @@ def business_rules(order_step_seconds: float) -> dict[str, Rules]:
         "payment": PaymentRules(),
         "troubleTicket": TroubleTicketRules(),
         "productOrder": ProductOrderRules(order_step_seconds),
+        "serviceOrder": ServiceOrderRules(),
         "individual": IndividualRules(),
         "customer": CustomerRules(),
         "billingAccount": BillingAccountRules(),

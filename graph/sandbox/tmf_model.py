@@ -1611,7 +1611,15 @@ MODEL: Final[dict[str, ResourceModel]] = {
             "startOperatingDate",
             "usageState",
         ],
-        "subtypes": {},
+        "subtypes": {
+            "LogicalResource": {"value": "string"},
+            "PhysicalResource": {
+                "manufactureDate": "string",
+                "powerState": "string",
+                "serialNumber": "string",
+                "versionNumber": "string",
+            },
+        },
         "collection_methods": ["get", "post"],
         "item_methods": ["delete", "get", "patch"],
         "events": [
