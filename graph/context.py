@@ -1,0 +1,28 @@
+"""The typed context of one GraphQL request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import strawberry
+from aiohttp import web
+
+from .auth import Principal
+from .loaders import Loaders
+from .settings import Settings
+from .sources import Sources
+
+__all__ = ["Context", "Info"]
+
+
+@dataclass(slots=True)
+class Context:
+    request: web.Request
+    response: web.StreamResponse | None
+    principal: Principal
+    sources: Sources
+    loaders: Loaders
+    settings: Settings
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,100 @@
+"""Errors a client may see, each with its ``extensions.code``; everything else is INTERNAL.
+
+Backend failures map to BACKEND_UNAVAILABLE / BACKEND_TIMEOUT (or NOT_FOUND), never carrying
+a backend URL or message; unexpected exceptions are logged under a correlation id and reach the
+client as ``INTERNAL`` with that id only.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from enum import StrEnum
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from .sources import BackendNotFound, BackendRejected, BackendTimeout, BackendUnavailable
+
+__all__ = ["Code", "ErrorCodes", "GraphError"]
+
+log = logging.getLogger("graph.errors")
+
+
+class Code(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    BACKEND_UNAVAILABLE = "BACKEND_UNAVAILABLE"
+    BACKEND_TIMEOUT = "BACKEND_TIMEOUT"
+    RATE_LIMITED = "RATE_LIMITED"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    OPERATION_NOT_ALLOWED = "OPERATION_NOT_ALLOWED"
+    INTERNAL = "INTERNAL"
+
+
+class GraphError(Exception):
+    """An error meant for the client: its message is shown, with its code."""
+
+    def __init__(self, message: str, code: Code) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def classify(error: GraphQLError) -> tuple[Code, str]:
+    """The code and the client-safe message for an error."""
+    original = error.original_error
+    if original is None:
+        return Code.BAD_USER_INPUT, error.message  # parse / validation / variables
+    if isinstance(original, GraphError):
+        return original.code, str(original)
+    if isinstance(original, BackendTimeout):
+        return Code.BACKEND_TIMEOUT, f"The {original.api} backend did not answer in time."
+    if isinstance(original, BackendNotFound):
+        return Code.NOT_FOUND, "Not found."
+    if isinstance(original, BackendUnavailable):
+        return Code.BACKEND_UNAVAILABLE, f"The {original.api} backend is unavailable."
+    if isinstance(original, BackendRejected):
+        return Code.BACKEND_UNAVAILABLE, f"The {original.api} backend refused the request."
+    if isinstance(original, GraphQLError):
+        return classify(original)
+    return Code.INTERNAL, "Internal error."
+
+
+class ErrorCodes(SchemaExtension):
+    """Give every error a code and a safe message; log what the client must not see."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        masked = []
+        for error in result.errors:
+            code, message = classify(error)
+            extensions = dict(error.extensions or {})
+            extensions["code"] = code.value
+            if code is Code.INTERNAL or code.value.startswith("BACKEND_"):
+                correlation = uuid.uuid4().hex
+                extensions["correlationId"] = correlation
+                log.error(
+                    "graphql error %s at %s: %r",
+                    correlation,
+                    error.path,
+                    error.original_error,
+                    exc_info=error.original_error,
+                )
+            masked.append(
+                GraphQLError(
+                    message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    original_error=None,
+                    extensions=extensions,
+                )
+            )
+        result.errors = masked

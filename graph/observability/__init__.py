@@ -1,0 +1,5 @@
+"""Metrics (Prometheus) for the gateway."""
+
+from .metrics import Metrics
+
+__all__ = ["Metrics"]

@@ -1,0 +1,68 @@
+"""The gateway's Prometheus metrics, one registry per app (tests run several apps at once).
+
+Names and labels are an interface others rely on (see ../shared/design.md):
+``csm_backend_requests_total{api,method,status}``, ``csm_backend_request_seconds{api,method}``,
+``csm_graphql_requests_total{channel,outcome}``, ``csm_graphql_request_seconds{channel}``,
+``csm_cache_requests_total{cache,result}``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.backend_requests = Counter(
+            "csm_backend_requests_total",
+            "Requests the gateway sent to a backend API.",
+            ("api", "method", "status"),
+            registry=self.registry,
+        )
+        self.backend_seconds = Histogram(
+            "csm_backend_request_seconds",
+            "Duration of backend requests.",
+            ("api", "method"),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.graphql_requests = Counter(
+            "csm_graphql_requests_total",
+            "GraphQL operations served, by channel and outcome (ok, error, partial).",
+            ("channel", "outcome"),
+            registry=self.registry,
+        )
+        self.graphql_seconds = Histogram(
+            "csm_graphql_request_seconds",
+            "Duration of GraphQL operations.",
+            ("channel",),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.cache_requests = Counter(
+            "csm_cache_requests_total",
+            "Cache lookups, by cache and result (hit, miss).",
+            ("cache", "result"),
+            registry=self.registry,
+        )
+
+    def observe_backend(self, api: str, method: str, status: str, seconds: float) -> None:
+        self.backend_requests.labels(api, method, status).inc()
+        self.backend_seconds.labels(api, method).observe(seconds)
+
+    def backend_request_count(self) -> int:
+        """All backend requests so far (tests pin batching with it)."""
+        total = 0.0
+        for metric in self.backend_requests.collect():
+            for sample in metric.samples:
+                if sample.name == "csm_backend_requests_total":
+                    total += sample.value
+        return int(total)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,1 @@
+"""Resolvers: arguments and principal in, records out, through loaders only (never HTTP)."""

@@ -1,0 +1,92 @@
+"""Customers and the people behind them."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from graph.auth import Role
+from graph.context import Info
+from graph.errors import Code, GraphError
+from graph.sources.crm import Customer, Individual
+
+__all__ = ["customer_by_id", "me", "person_of", "search_customers"]
+
+_CUSTOMER_ID: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PHONE: Final = re.compile(r"^\+?[0-9 ()/-]{6,20}$")
+MAX_SEARCH: Final = 200
+
+
+def _require_staff(info: Info) -> None:
+    principal = info.context.principal
+    if principal.role is Role.ANONYMOUS:
+        raise GraphError("Sign in to see customers.", Code.UNAUTHENTICATED)
+    if not principal.is_staff:
+        raise GraphError("Only agents and analysts may look up customers.", Code.FORBIDDEN)
+
+
+async def me(info: Info) -> Customer:
+    principal = info.context.principal
+    if principal.role is Role.ANONYMOUS:
+        raise GraphError("Sign in to see your account.", Code.UNAUTHENTICATED)
+    if principal.customer_id is None:
+        raise GraphError("This principal is not bound to a customer.", Code.FORBIDDEN)
+    ctx = info.context
+    record = await ctx.loaders.by_id(ctx.sources.customer).load(principal.customer_id)
+    if record is None:
+        raise GraphError("Customer not found.", Code.NOT_FOUND)
+    return record
+
+
+async def customer_by_id(info: Info, customer_id: str) -> Customer:
+    _require_staff(info)
+    ctx = info.context
+    record = await ctx.loaders.by_id(ctx.sources.customer).load(customer_id)
+    if record is None:
+        raise GraphError("Customer not found.", Code.NOT_FOUND)
+    return record
+
+
+async def search_customers(info: Info, search: str | None) -> list[Customer]:
+    """Customers matching ``search``: a customer id, an e-mail address, a phone number, or an
+    exact full or family name. Without ``search``: every customer (paged by the caller)."""
+    _require_staff(info)
+    ctx = info.context
+    sources = ctx.sources
+    text = (search or "").strip()
+    if not text:
+        return await sources.customer.search({})
+    if len(text) > 100:
+        raise GraphError("`search` is at most 100 characters.", Code.BAD_USER_INPUT)
+    people: list[Individual]
+    if "@" in text:
+        people = await sources.individual.search(
+            {"contactMedium.characteristic.emailAddress": text}
+        )
+    elif _PHONE.match(text):
+        number = re.sub(r"[ ()/-]", "", text)
+        people = await sources.individual.search(
+            {"contactMedium.characteristic.phoneNumber": number}
+        )
+    else:
+        found: dict[str, Customer] = {}
+        if _CUSTOMER_ID.match(text):
+            by_id = await ctx.loaders.by_id(sources.customer).load(text)
+            if by_id is not None:
+                found[by_id["id"]] = by_id
+        for record in await sources.customer.search({"name": text}):
+            found.setdefault(record["id"], record)
+        people = await sources.individual.search({"familyName": text})
+        for record in await sources.customer.by_ref("engagedParty.id", [p["id"] for p in people]):
+            found.setdefault(record["id"], record)
+        return list(found.values())[:MAX_SEARCH]
+    records = await sources.customer.by_ref("engagedParty.id", [p["id"] for p in people])
+    return records[:MAX_SEARCH]
+
+
+async def person_of(info: Info, customer: Customer) -> Individual | None:
+    party = customer.get("engagedParty") or {}
+    if not party.get("id"):
+        return None
+    ctx = info.context
+    return await ctx.loaders.by_id(ctx.sources.individual).load(party["id"])

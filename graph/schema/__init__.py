@@ -1,0 +1,21 @@
+"""The GraphQL schema: the root composes the domain types; ``schema.graphql`` is its SDL."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph.errors import ErrorCodes
+from graph.schema import assurance, billing, customer, fulfillment, inventory
+from graph.schema.common import NODE_KINDS
+from graph.schema.query import Query
+
+__all__ = ["build_schema"]
+
+DOMAINS = (customer, billing, assurance, fulfillment, inventory)
+
+
+def build_schema() -> strawberry.Schema:
+    node_types = [
+        getattr(module, name) for module in DOMAINS for name in module.__all__ if name in NODE_KINDS
+    ]
+    return strawberry.Schema(query=Query, types=node_types, extensions=[ErrorCodes])

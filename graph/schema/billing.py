@@ -1,0 +1,3 @@
+"""Placeholder until the domain lands."""
+
+__all__: list[str] = []

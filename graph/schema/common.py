@@ -1,0 +1,180 @@
+"""Types every domain uses: Node and global ids, Money, connections, date parsing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import strawberry
+
+from graph.errors import Code, GraphError
+
+if TYPE_CHECKING:
+    from graph.sources import ResourceSource, Sources
+
+__all__ = [
+    "NODE_KINDS",
+    "Connection",
+    "Edge",
+    "Money",
+    "Node",
+    "NodeKind",
+    "PageInfo",
+    "decode_global_id",
+    "encode_global_id",
+    "money",
+    "paginate",
+    "parse_date",
+    "parse_datetime",
+    "register_node",
+]
+
+T = TypeVar("T")
+
+
+def encode_global_id(type_name: str, tmf_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{tmf_id}".encode()).decode().rstrip("=")
+
+
+def decode_global_id(global_id: str) -> tuple[str, str]:
+    """(type name, backend id); BAD_USER_INPUT for anything that is not one of our ids."""
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        type_name, _, tmf_id = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise GraphError("Malformed id.", Code.BAD_USER_INPUT) from None
+    if not type_name or not tmf_id:
+        raise GraphError("Malformed id.", Code.BAD_USER_INPUT)
+    return type_name, tmf_id
+
+
+@strawberry.interface(description="An object with an opaque, globally unique id.")
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="Opaque global id of the object; `node(id:)` fetches it again."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeKind:
+    """How ``node(id:)`` finds an object of one type."""
+
+    source: Callable[[Sources], ResourceSource[Any]]
+    build: Callable[[Any], Node]
+
+
+NODE_KINDS: dict[str, NodeKind] = {}
+
+
+def register_node(type_name: str, kind: NodeKind) -> None:
+    NODE_KINDS[type_name] = kind
+
+
+@strawberry.type(description="An amount of money, exact to the cent.")
+class Money:
+    amount: Decimal = strawberry.field(description="The amount, as an exact decimal.")
+    currency: str = strawberry.field(description="ISO 4217 currency code, e.g. EUR.")
+
+
+def money(value: Mapping[str, Any] | None) -> Money | None:
+    """TMF Money ``{unit, value}`` (value a JSON number) to an exact Money."""
+    if not value or value.get("value") is None:
+        return None
+    return Money(
+        amount=Decimal(str(value["value"])).quantize(Decimal("0.01")),
+        currency=str(value.get("unit") or ""),
+    )
+
+
+def parse_datetime(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def parse_date(value: Any) -> datetime.date | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+@strawberry.type(description="Where a page of a connection sits in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items precede this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge; pass as `after`."
+    )
+
+
+@strawberry.type(description="One item of a connection, with its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque position of this item.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list that can grow (Relay connection).")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="Paging state.")
+    total_count: int = strawberry.field(description="Number of items in the whole list.")
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, _, number = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        if kind != "offset":
+            raise ValueError(kind)
+        return int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise GraphError("Malformed cursor.", Code.BAD_USER_INPUT) from None
+
+
+def check_first(first: int | None, maximum: int) -> int:
+    if first is None:
+        return maximum
+    if first < 0 or first > maximum:
+        raise GraphError(f"`first` must be between 0 and {maximum}.", Code.BAD_USER_INPUT)
+    return first
+
+
+def paginate(
+    items: Sequence[Any],
+    first: int | None,
+    after: str | None,
+    maximum: int,
+    build: Callable[[Any], T],
+) -> Connection[T]:
+    """A page of ``items`` (already in order) as a connection; only the page is built."""
+    size = check_first(first, maximum)
+    start = _offset(after) + 1 if after else 0
+    page = items[start : start + size]
+    edges = [Edge(cursor=_cursor(start + i), node=build(item)) for i, item in enumerate(page)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=start + len(page) < len(items),
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=len(items),
+    )

@@ -1,0 +1,132 @@
+"""CRM types: Customer, the Person behind it, and contact media."""
+
+from __future__ import annotations
+
+import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from graph.context import Info
+from graph.resolvers import customers
+from graph.sources.crm import Customer as CustomerRecord
+from graph.sources.crm import Individual as IndividualRecord
+
+from .common import Node, NodeKind, encode_global_id, parse_date, register_node
+
+__all__ = ["ContactMedium", "ContactMediumKind", "Customer", "Person", "PostalAddress"]
+
+
+@strawberry.enum(description="How a contact medium reaches the person.")
+class ContactMediumKind(Enum):
+    EMAIL = "email"
+    PHONE = "phone"
+    POSTAL_ADDRESS = "postalAddress"
+    FAX = "fax"
+    OTHER = "other"
+
+
+@strawberry.type(description="A postal address.")
+class PostalAddress:
+    street1: str | None = strawberry.field(description="Street and number.")
+    street2: str | None = strawberry.field(description="Additional address line.")
+    post_code: str | None = strawberry.field(description="Postal code.")
+    city: str | None = strawberry.field(description="City.")
+    state_or_province: str | None = strawberry.field(description="State or province.")
+    country: str | None = strawberry.field(description="Country (ISO 3166-1 alpha-2).")
+
+
+@strawberry.type(description="One way to reach a person: e-mail, phone or postal address.")
+class ContactMedium:
+    kind: ContactMediumKind = strawberry.field(description="Which kind of medium this is.")
+    preferred: bool = strawberry.field(description="Whether the person prefers this medium.")
+    contact_type: str | None = strawberry.field(description="e.g. home, work, mobile.")
+    email: str | None = strawberry.field(description="E-mail address, for EMAIL.")
+    phone_number: str | None = strawberry.field(description="Phone number, for PHONE/FAX.")
+    address: PostalAddress | None = strawberry.field(description="Address, for POSTAL_ADDRESS.")
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ContactMedium:
+        kind_value = str(record.get("mediumType", "other"))
+        kinds = {k.value.lower(): k for k in ContactMediumKind}
+        kind = kinds.get(kind_value.lower(), ContactMediumKind.OTHER)
+        char: dict[str, Any] = record.get("characteristic") or {}
+        address = None
+        if kind is ContactMediumKind.POSTAL_ADDRESS:
+            address = PostalAddress(
+                street1=char.get("street1"),
+                street2=char.get("street2"),
+                post_code=char.get("postCode"),
+                city=char.get("city"),
+                state_or_province=char.get("stateOrProvince"),
+                country=char.get("country"),
+            )
+        return cls(
+            kind=kind,
+            preferred=bool(record.get("preferred", False)),
+            contact_type=char.get("contactType"),
+            email=char.get("emailAddress"),
+            phone_number=char.get("phoneNumber") or char.get("faxNumber"),
+            address=address,
+        )
+
+
+@strawberry.type(description="The person a customer is (TMF632 Individual).")
+class Person(Node):
+    given_name: str | None = strawberry.field(description="Given (first) name.")
+    family_name: str | None = strawberry.field(description="Family (last) name.")
+    full_name: str | None = strawberry.field(description="Full name as the person uses it.")
+    title: str | None = strawberry.field(description="Form of address, e.g. Dr.")
+    gender: str | None = strawberry.field(description="Gender, as recorded.")
+    birth_date: datetime.date | None = strawberry.field(description="Date of birth.")
+    contact_media: list[ContactMedium] = strawberry.field(
+        description="E-mail addresses, phone numbers and postal addresses."
+    )
+
+    @classmethod
+    def from_record(cls, record: IndividualRecord) -> Person:
+        full = record.get("fullName") or " ".join(
+            p for p in (record.get("givenName"), record.get("familyName")) if p
+        )
+        return cls(
+            id=strawberry.ID(encode_global_id("Person", record["id"])),
+            given_name=record.get("givenName"),
+            family_name=record.get("familyName"),
+            full_name=full or None,
+            title=record.get("title"),
+            gender=record.get("gender"),
+            birth_date=parse_date(record.get("birthDate")),
+            contact_media=[
+                ContactMedium.from_record(dict(c)) for c in record.get("contactMedium", [])
+            ],
+        )
+
+
+@strawberry.type(description="A customer of the operator (TMF629 Customer).")
+class Customer(Node):
+    reference: str = strawberry.field(description="The customer's id in the CRM (TMF629).")
+    name: str | None = strawberry.field(description="The customer's name.")
+    status: str | None = strawberry.field(description="CRM status, e.g. approved, suspended.")
+    status_reason: str | None = strawberry.field(description="Why the status is what it is.")
+    record: strawberry.Private[CustomerRecord]
+
+    @classmethod
+    def from_record(cls, record: CustomerRecord) -> Customer:
+        return cls(
+            id=strawberry.ID(encode_global_id("Customer", record["id"])),
+            reference=record["id"],
+            name=record.get("name"),
+            status=record.get("status"),
+            status_reason=record.get("statusReason"),
+            record=record,
+        )
+
+    @strawberry.field(description="The person this customer is, with contact media.")
+    async def person(self, info: Info) -> Person | None:
+        record = await customers.person_of(info, self.record)
+        return Person.from_record(record) if record else None
+
+
+register_node("Customer", NodeKind(source=lambda s: s.customer, build=Customer.from_record))
+register_node("Person", NodeKind(source=lambda s: s.individual, build=Person.from_record))

@@ -1,0 +1,55 @@
+"""The root Query: entry points only; every field delegates to a resolver."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph.context import Info
+from graph.resolvers import customers, nodes
+from graph.schema.common import NODE_KINDS, Connection, Node, decode_global_id, paginate
+from graph.schema.customer import Customer
+
+__all__ = ["Query"]
+
+
+@strawberry.type(description="Read the customer graph.")
+class Query:
+    @strawberry.field(description="The signed-in customer. Requires a customer principal.")
+    async def me(self, info: Info) -> Customer:
+        return Customer.from_record(await customers.me(info))
+
+    @strawberry.field(
+        description="A customer by global id or CRM reference. Agents and analysts only."
+    )
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer:
+        reference = str(id)
+        if not reference.startswith("cus-"):
+            type_name, tmf_id = decode_global_id(reference)
+            reference = tmf_id if type_name == "Customer" else ""
+        return Customer.from_record(await customers.customer_by_id(info, reference))
+
+    @strawberry.field(
+        description=(
+            "Customers matching `search` (a CRM reference, e-mail address, phone number, or "
+            "exact full or family name), or all customers. Agents and analysts only."
+        )
+    )
+    async def customers(
+        self,
+        info: Info,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Customer]:
+        found = await customers.search_customers(info, search)
+        maximum = info.context.settings.max_page_size
+        return paginate(found, first, after, maximum, Customer.from_record)
+
+    @strawberry.field(description="Any object by its global id, or null when it does not exist.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, tmf_id = decode_global_id(str(id))
+        kind = NODE_KINDS.get(type_name)
+        if kind is None:
+            return None
+        record = await nodes.node_record(info, kind.source(info.context.sources), tmf_id)
+        return kind.build(record) if record is not None else None

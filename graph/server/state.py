@@ -1,0 +1,36 @@
+"""What the app holds for its whole life, under one typed key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from aiohttp import web
+
+from graph.observability import Metrics
+from graph.settings import Settings
+from graph.sources import Sources, TmfClient
+
+__all__ = ["GATEWAY", "Gateway"]
+
+
+@dataclass(slots=True)
+class Gateway:
+    settings: Settings
+    metrics: Metrics
+    clients: dict[str, TmfClient] = field(default_factory=dict)
+    sandbox_url: str | None = None
+    _sources: Sources | None = None
+
+    @property
+    def sources(self) -> Sources:
+        if self._sources is None:
+            raise RuntimeError("the gateway has not started")
+        return self._sources
+
+    def attach(self, clients: dict[str, TmfClient]) -> None:
+        self.clients = clients
+        self._sources = Sources.on(clients)
+
+
+GATEWAY: Final = web.AppKey("gateway", Gateway)

@@ -1,0 +1,78 @@
+"""A real gateway on a loopback port, wired to a real sandbox, and a GraphQL client for it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from graph.sandbox import RunningSandbox
+from graph.server import GATEWAY, Gateway, create_app
+from graph.settings import Settings
+from graph.sources import APIS
+
+
+@dataclass(frozen=True, slots=True)
+class RunningGateway:
+    url: str
+    app: web.Application
+
+    @property
+    def state(self) -> Gateway:
+        return self.app[GATEWAY]
+
+    def backend_requests(self) -> int:
+        return self.state.metrics.backend_request_count()
+
+
+@asynccontextmanager
+async def running_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
+    sock = socket.create_server(("127.0.0.1", 0))
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        yield RunningGateway(url=f"http://127.0.0.1:{sock.getsockname()[1]}", app=app)
+    finally:
+        await runner.cleanup()
+
+
+def settings_for(sandbox: RunningSandbox, **overrides: Any) -> Settings:
+    urls = {api.key: sandbox.url + api.base_path for api in APIS}
+    return Settings(backend_urls=urls, dev_principals=True, **overrides)
+
+
+@pytest.fixture
+async def gateway(sandbox: RunningSandbox) -> AsyncIterator[RunningGateway]:
+    async with running_gateway(settings_for(sandbox)) as running:
+        yield running
+
+
+GQL = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def gql(gateway: RunningGateway, http: aiohttp.ClientSession) -> GQL:
+    """POST a GraphQL document as ``principal`` ("customer:cus-000001", "agent:a1"...)."""
+
+    async def run(
+        query: str, variables: dict[str, Any] | None = None, principal: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        if principal:
+            headers["X-Dev-Principal"] = principal
+        body = orjson.dumps({"query": query, "variables": variables or {}})
+        async with http.post(f"{gateway.url}/graphql", data=body, headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+            result: dict[str, Any] = orjson.loads(await resp.read())
+            return result
+
+    return run
