@@ -1,16 +1,73 @@
-"""``csm-graph``: the command line of csm-graph."""
+"""``csm-graph``: serve the gateway, run the TMF sandbox, manage the schema file."""
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import difflib
 import logging
+import multiprocessing
+import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 
 __all__ = ["main"]
+
+
+def _serve_one(host: str, port: int, sock: socket.socket | None = None) -> None:
+    from .server import create_app
+    from .settings import Settings
+
+    app = create_app(Settings.from_env())
+    if sock is not None:
+        web.run_app(app, sock=sock, access_log=None, print=None)
+    else:
+        web.run_app(app, host=host, port=port, access_log=None)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"csm-graph: {exc}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("csm-graph: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers == 1:
+        _serve_one(args.host, args.port)
+        return 0
+    if settings.embedded:
+        print(
+            "csm-graph: --workers > 1 needs shared backends: run `csm-graph sandbox` and set "
+            "CSM_TMF_BASE_URL (each worker's embedded sandbox would hold different data)",
+            file=sys.stderr,
+        )
+        return 2
+    # One listening socket, shared by forked workers: the kernel spreads connections.
+    sock = socket.create_server((args.host, args.port), reuse_port=True)
+    sock.set_inheritable(True)
+    workers = [
+        multiprocessing.get_context("fork").Process(
+            target=_serve_one, args=(args.host, args.port, sock)
+        )
+        for _ in range(args.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    print(f"csm-graph: {args.workers} workers on http://{args.host}:{args.port}/graphql")
+    try:
+        for worker in workers:
+            worker.join()
+    except KeyboardInterrupt:
+        for worker in workers:
+            worker.terminate()
+    return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -35,9 +92,49 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sdl() -> str:
+    from .schema import build_schema
+
+    return build_schema().as_str().rstrip() + "\n"
+
+
+def _schema_export(args: argparse.Namespace) -> int:
+    sdl = _sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl, encoding="utf-8")
+    return 0
+
+
+def _schema_check(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"csm-graph: {path} does not exist; run `csm-graph schema export`", file=sys.stderr)
+        return 1
+    current, committed = _sdl(), path.read_text(encoding="utf-8")
+    if current == committed:
+        return 0
+    diff = difflib.unified_diff(
+        committed.splitlines(keepends=True), current.splitlines(keepends=True),
+        fromfile=str(path), tofile="schema from the code",
+    )  # fmt: skip
+    sys.stderr.writelines(diff)
+    print(f"csm-graph: {path} is out of date; run `csm-graph schema export`", file=sys.stderr)
+    return 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="csm-graph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve", help="run the gateway (embedded sandbox unless backend URLs are configured)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    serve.set_defaults(run=_serve)
 
     sandbox = commands.add_parser(
         "sandbox", help="run the TM Forum sandbox backends (all APIs on one port)"
@@ -47,21 +144,26 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--customers", type=int, default=1000, help="seeded customers")
     sandbox.add_argument("--seed", type=int, default=1, help="seed of the demo data")
     sandbox.add_argument(
-        "--today",
-        type=datetime.date.fromisoformat,
-        default=None,
+        "--today", type=datetime.date.fromisoformat, default=None,
         help="date the seeded data is relative to (YYYY-MM-DD; default: today)",
-    )
+    )  # fmt: skip
     sandbox.add_argument("--latency-ms", type=float, default=0.0, help="added latency, all APIs")
     sandbox.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency")
     sandbox.add_argument("--error-rate", type=float, default=0.0, help="share of 500 answers")
     sandbox.add_argument(
-        "--order-step-seconds",
-        type=float,
-        default=2.0,
+        "--order-step-seconds", type=float, default=2.0,
         help="time a product order spends in each state before moving on",
-    )
+    )  # fmt: skip
     sandbox.set_defaults(run=_sandbox)
+
+    schema = commands.add_parser("schema", help="export or check schema.graphql")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True)
+    export = schema_commands.add_parser("export", help="write the schema's SDL")
+    export.add_argument("-o", "--output", default="schema.graphql", help="file, or - for stdout")
+    export.set_defaults(run=_schema_export)
+    check = schema_commands.add_parser("check", help="fail when the SDL file is out of date")
+    check.add_argument("-f", "--file", default="schema.graphql")
+    check.set_defaults(run=_schema_check)
     return parser
 
 

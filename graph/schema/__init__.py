@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from graphql import GraphQLError
 
 from graph.errors import ErrorCodes
 from graph.schema import assurance, billing, customer, fulfillment, inventory
@@ -14,8 +17,14 @@ __all__ = ["build_schema"]
 DOMAINS = (customer, billing, assurance, fulfillment, inventory)
 
 
+class GraphSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Logged by :class:`~graph.errors.ErrorCodes`, which knows what deserves a log
+        line (internal and backend failures), not client mistakes."""
+
+
 def build_schema() -> strawberry.Schema:
     node_types = [
         getattr(module, name) for module in DOMAINS for name in module.__all__ if name in NODE_KINDS
     ]
-    return strawberry.Schema(query=Query, types=node_types, extensions=[ErrorCodes])
+    return GraphSchema(query=Query, types=node_types, extensions=[ErrorCodes])
