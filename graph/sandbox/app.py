@@ -133,9 +133,10 @@ async def running_sandbox(
     url = f"http://{host}:{bound}"
     app = create_sandbox_app(replace(config or SandboxConfig(), base_url=url))
     runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     try:
+        await runner.setup()
         await web.SockSite(runner, sock).start()
         yield RunningSandbox(url=url, app=app)
     finally:
         await runner.cleanup()
+        sock.close()

@@ -37,12 +37,13 @@ async def running_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
     sock = socket.create_server(("127.0.0.1", 0))
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     try:
+        await runner.setup()
         await web.SockSite(runner, sock).start()
         yield RunningGateway(url=f"http://127.0.0.1:{sock.getsockname()[1]}", app=app)
     finally:
         await runner.cleanup()
+        sock.close()
 
 
 def settings_for(sandbox: RunningSandbox, **overrides: Any) -> Settings:

@@ -1,0 +1,129 @@
+"""GraphQL over HTTP and WebSocket: media types, status codes, GET, health, metrics."""
+
+from __future__ import annotations
+
+import aiohttp
+import orjson
+import pytest
+
+from tests.gateway.conftest import RunningGateway
+
+QUERY = '{ customer(id: "cus-000001") { reference name } }'
+AGENT = {"X-Dev-Principal": "agent:a1"}
+
+
+async def post(
+    http: aiohttp.ClientSession, gateway: RunningGateway, body: object, accept: str | None = None
+) -> tuple[int, str, dict[str, object]]:
+    headers = {"Content-Type": "application/json", **AGENT}
+    if accept:
+        headers["Accept"] = accept
+    async with http.post(f"{gateway.url}/graphql", data=orjson.dumps(body), headers=headers) as r:
+        return r.status, r.content_type, orjson.loads(await r.read())
+
+
+async def test_graphql_response_json_makes_request_errors_400_without_data(
+    gateway: RunningGateway, http: aiohttp.ClientSession
+) -> None:
+    media = "application/graphql-response+json"
+    for bad in (
+        "{ customer(id: ",
+        "{ nonsense }",
+        "query($x: Int!) { customers(first: $x) { totalCount } }",
+    ):
+        status, content_type, body = await post(http, gateway, {"query": bad}, accept=media)
+        assert status == 400, bad
+        assert content_type == media
+        assert "data" not in body
+        assert body["errors"]
+    status, content_type, body = await post(http, gateway, {"query": QUERY}, accept=media)
+    assert status == 200
+    assert content_type == media
+    assert body["data"] == {
+        "customer": {"reference": "cus-000001", "name": body["data"]["customer"]["name"]}
+    }  # type: ignore[index]
+
+
+async def test_plain_json_keeps_200_for_request_errors(
+    gateway: RunningGateway, http: aiohttp.ClientSession
+) -> None:
+    status, content_type, body = await post(http, gateway, {"query": "{ nonsense }"})
+    assert status == 200
+    assert content_type == "application/json"
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # type: ignore[index]
+
+
+async def test_queries_over_get(gateway: RunningGateway, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{gateway.url}/graphql", params={"query": QUERY}, headers=AGENT) as r:
+        assert r.status == 200
+        body = orjson.loads(await r.read())
+    assert body["data"]["customer"]["reference"] == "cus-000001"
+
+
+async def test_errors_never_leak_backend_urls_or_traces(
+    gateway: RunningGateway, http: aiohttp.ClientSession, sandbox: object
+) -> None:
+    from graph.sandbox import RunningSandbox
+
+    assert isinstance(sandbox, RunningSandbox)
+    await http.put(f"{sandbox.url}/admin/faults/TMF629", data=b'{"error_rate": 1.0}')
+    _, _, body = await post(http, gateway, {"query": QUERY})
+    text = orjson.dumps(body).decode()
+    assert body["errors"][0]["extensions"]["code"] == "BACKEND_UNAVAILABLE"  # type: ignore[index]
+    assert sandbox.url not in text
+    assert "Traceback" not in text
+    assert "tmf-api" not in text
+
+
+async def test_websocket_graphql_transport_ws(
+    gateway: RunningGateway, http: aiohttp.ClientSession
+) -> None:
+    async with http.ws_connect(
+        f"{gateway.url}/graphql", protocols=("graphql-transport-ws",), headers=AGENT
+    ) as ws:
+        assert ws.protocol == "graphql-transport-ws"
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": QUERY}})
+        message = await ws.receive_json(timeout=5)
+        assert message["type"] == "next"
+        assert message["payload"]["data"]["customer"]["reference"] == "cus-000001"
+        assert (await ws.receive_json(timeout=5))["type"] == "complete"
+
+
+async def test_health_readiness_and_metrics(
+    gateway: RunningGateway, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{gateway.url}/healthz") as r:
+        assert r.status == 200
+    async with http.get(f"{gateway.url}/readyz") as r:
+        assert r.status == 200
+        ready = orjson.loads(await r.read())
+    assert ready["ready"] is True
+    assert set(ready["backends"].values()) == {"ok"}
+    await post(http, gateway, {"query": QUERY})
+    async with http.get(f"{gateway.url}/metrics") as r:
+        text = await r.text()
+    for name in (
+        "csm_backend_requests_total",
+        "csm_backend_request_seconds",
+        "csm_graphql_requests_total",
+        "csm_graphql_request_seconds",
+    ):
+        assert name in text
+    assert 'csm_graphql_requests_total{channel="agent-desktop",outcome="ok"}' in text
+
+
+@pytest.mark.parametrize("fault", ['{"down": "503"}', '{"down": "reset"}'])
+async def test_readiness_reports_a_down_backend(
+    gateway: RunningGateway, http: aiohttp.ClientSession, sandbox: object, fault: str
+) -> None:
+    from graph.sandbox import RunningSandbox
+
+    assert isinstance(sandbox, RunningSandbox)
+    await http.put(f"{sandbox.url}/admin/faults/TMF621", data=fault.encode())
+    async with http.get(f"{gateway.url}/readyz") as r:
+        assert r.status == 503
+        ready = orjson.loads(await r.read())
+    assert ready["backends"]["TMF621"] != "ok"
+    assert ready["backends"]["TMF629"] == "ok"
