@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import orjson
 import pytest
@@ -14,7 +16,7 @@ AGENT = {"X-Dev-Principal": "agent:a1"}
 
 async def post(
     http: aiohttp.ClientSession, gateway: RunningGateway, body: object, accept: str | None = None
-) -> tuple[int, str, dict[str, object]]:
+) -> tuple[int, str, dict[str, Any]]:
     headers = {"Content-Type": "application/json", **AGENT}
     if accept:
         headers["Accept"] = accept
@@ -39,9 +41,7 @@ async def test_graphql_response_json_makes_request_errors_400_without_data(
     status, content_type, body = await post(http, gateway, {"query": QUERY}, accept=media)
     assert status == 200
     assert content_type == media
-    assert body["data"] == {
-        "customer": {"reference": "cus-000001", "name": body["data"]["customer"]["name"]}
-    }  # type: ignore[index]
+    assert body["data"]["customer"]["reference"] == "cus-000001"
 
 
 async def test_plain_json_keeps_200_for_request_errors(
@@ -50,7 +50,7 @@ async def test_plain_json_keeps_200_for_request_errors(
     status, content_type, body = await post(http, gateway, {"query": "{ nonsense }"})
     assert status == 200
     assert content_type == "application/json"
-    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # type: ignore[index]
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 async def test_queries_over_get(gateway: RunningGateway, http: aiohttp.ClientSession) -> None:
@@ -69,7 +69,7 @@ async def test_errors_never_leak_backend_urls_or_traces(
     await http.put(f"{sandbox.url}/admin/faults/TMF629", data=b'{"error_rate": 1.0}')
     _, _, body = await post(http, gateway, {"query": QUERY})
     text = orjson.dumps(body).decode()
-    assert body["errors"][0]["extensions"]["code"] == "BACKEND_UNAVAILABLE"  # type: ignore[index]
+    assert body["errors"][0]["extensions"]["code"] == "BACKEND_UNAVAILABLE"
     assert sandbox.url not in text
     assert "Traceback" not in text
     assert "tmf-api" not in text
