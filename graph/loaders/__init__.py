@@ -45,17 +45,24 @@ class ByIdLoader(DataLoader[str, R | None], Generic[R]):
 
 
 class ByRefLoader(DataLoader[str, list[R]], Generic[R]):
-    """Records whose reference at ``path`` names the key, in backend order."""
+    """Records whose reference at ``path`` names the key, in backend order.
 
-    def __init__(self, source: ResourceSource[R], path: str) -> None:
+    Every record loaded is also primed into the by-id loader of the same resource, so a later
+    lookup of one of them by id (a bill's applied payment among the account's payments) costs
+    no request.
+    """
+
+    def __init__(self, source: ResourceSource[R], path: str, by_id: ByIdLoader[R]) -> None:
         super().__init__()
         self.source = source
         self.path = path
+        self.by_id = by_id
         self._segments = tuple(path.split("."))
 
     async def batch_load_fn(self, keys: list[str]) -> list[list[R]]:
         groups: dict[str, list[R]] = {key: [] for key in keys}
         for record in await self.source.by_ref(self.path, keys):
+            self.by_id.prime(record["id"], record)
             for value in dict.fromkeys(_values_at(record, self._segments)):
                 group = groups.get(value) if isinstance(value, str) else None
                 if group is not None:
@@ -80,5 +87,5 @@ class Loaders:
         key = (id(source), path)
         loader = self._by_ref.get(key)
         if loader is None:
-            loader = self._by_ref[key] = ByRefLoader(source, path)
+            loader = self._by_ref[key] = ByRefLoader(source, path, self.by_id(source))
         return loader

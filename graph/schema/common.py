@@ -8,8 +8,10 @@ import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import orjson
 import strawberry
 
 from graph.errors import Code, GraphError
@@ -19,22 +21,28 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NODE_KINDS",
+    "Characteristic",
     "Connection",
     "Edge",
     "Money",
     "Node",
     "NodeKind",
     "PageInfo",
+    "as_text",
+    "build_node",
     "decode_global_id",
     "encode_global_id",
+    "enum_member",
     "money",
     "paginate",
     "parse_date",
     "parse_datetime",
+    "ref_id",
     "register_node",
 ]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 
 def encode_global_id(type_name: str, tmf_id: str) -> str:
@@ -75,6 +83,12 @@ def register_node(type_name: str, kind: NodeKind) -> None:
     NODE_KINDS[type_name] = kind
 
 
+def build_node(type_name: str, record: Any) -> Any:
+    """Build a Node type from its record by name: how one domain's fields return another
+    domain's types without importing its module (which would be an import cycle)."""
+    return NODE_KINDS[type_name].build(record)
+
+
 @strawberry.type(description="An amount of money, exact to the cent.")
 class Money:
     amount: Decimal = strawberry.field(description="The amount, as an exact decimal.")
@@ -89,6 +103,54 @@ def money(value: Mapping[str, Any] | None) -> Money | None:
         amount=Decimal(str(value["value"])).quantize(Decimal("0.01")),
         currency=str(value.get("unit") or ""),
     )
+
+
+def enum_member(kind: type[E], value: object) -> E | None:
+    """The member whose TMF value is ``value`` (exact, else ignoring case and surrounding
+    spaces); None otherwise, so that an unexpected backend value never breaks a query."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        wanted = value.strip().lower()
+        return next((m for m in kind if str(m.value).strip().lower() == wanted), None)
+
+
+def as_text(value: Any) -> str | None:
+    """A free-form TMF value as text: strings as they are, anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def ref_id(ref: object) -> str | None:
+    """The id of a TMF reference object, or None."""
+    if isinstance(ref, Mapping):
+        value = ref.get("id")
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+@strawberry.type(
+    description=(
+        "A named property of a product, service or resource, e.g. dataAllowanceGB = 20. "
+        "The one GraphQL type for every TMF characteristic."
+    )
+)
+class Characteristic:
+    name: str = strawberry.field(description="Name of the characteristic.")
+    value: str | None = strawberry.field(
+        description=(
+            "The value as text: strings as they are; numbers, booleans and structured values "
+            "as JSON (e.g. 20, true)."
+        )
+    )
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Characteristic:
+        return cls(name=str(record.get("name") or ""), value=as_text(record.get("value")))
 
 
 def parse_datetime(value: Any) -> datetime.datetime | None:

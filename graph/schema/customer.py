@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 
 from graph.context import Info
-from graph.resolvers import customers
+from graph.resolvers import assurance, billing, customers, fulfillment, inventory
 from graph.sources.crm import Customer as CustomerRecord
 from graph.sources.crm import Individual as IndividualRecord
 
-from .common import Node, NodeKind, encode_global_id, parse_date, register_node
+from .assurance import TroubleTicket
+from .billing import Bill, BillingAccount, Payment, PaymentMethod, Usage
+from .common import (
+    Connection,
+    Node,
+    NodeKind,
+    encode_global_id,
+    paginate,
+    parse_date,
+    register_node,
+)
+from .fulfillment import PartyInteraction, Product, ProductOrder
+from .inventory import Service
 
 __all__ = ["ContactMedium", "ContactMediumKind", "Customer", "Person", "PostalAddress"]
+
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 @strawberry.enum(description="How a contact medium reaches the person.")
@@ -126,6 +142,90 @@ class Customer(Node):
     async def person(self, info: Info) -> Person | None:
         record = await customers.person_of(info, self.record)
         return Person.from_record(record) if record else None
+
+    @strawberry.field(description="The customer's billing accounts, with their balances.")
+    async def billing_accounts(self, info: Info) -> list[BillingAccount]:
+        records = await billing.billing_accounts_of(info, self.reference)
+        return [BillingAccount.from_record(r) for r in records]
+
+    @strawberry.field(description="Stored payment methods (tokenized; no card numbers).")
+    async def payment_methods(self, info: Info) -> list[PaymentMethod]:
+        records = await billing.payment_methods_of(info, self.reference)
+        return [PaymentMethod.from_record(r) for r in records]
+
+    @strawberry.field(description="Bills of all the customer's accounts, newest first.")
+    async def bills(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Bill]:
+        records = await billing.bills_of_customer(info, self.reference)
+        return _page(info, records, first, after, Bill.from_record)
+
+    @strawberry.field(description="Payments on all the customer's accounts, newest first.")
+    async def payments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Payment]:
+        records = await billing.payments_of_customer(info, self.reference)
+        return _page(info, records, first, after, Payment.from_record)
+
+    @strawberry.field(description="Recorded usage (calls, data, messages), newest first.")
+    async def usage(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Usage]:
+        records = await billing.usage_of(info, self.reference)
+        return _page(info, records, first, after, Usage.from_record)
+
+    @strawberry.field(description="Products the customer has or had (TMF637).")
+    async def products(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Product]:
+        records = await fulfillment.products_of(info, self.reference)
+        return _page(info, records, first, after, Product.from_record)
+
+    @strawberry.field(description="Services delivered to the customer (TMF638).")
+    async def services(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Service]:
+        records = await inventory.services_of_customer(info, self.reference)
+        return _page(info, records, first, after, Service.from_record)
+
+    @strawberry.field(
+        description="Trouble tickets, newest first; `open: true` keeps those still handled."
+    )
+    async def trouble_tickets(
+        self,
+        info: Info,
+        open: bool | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[TroubleTicket]:
+        records = await assurance.trouble_tickets_of(info, self.reference)
+        if open is not None:
+            records = [r for r in records if assurance.ticket_is_open(r) == open]
+        return _page(info, records, first, after, TroubleTicket.from_record)
+
+    @strawberry.field(description="Product orders, newest first.")
+    async def product_orders(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ProductOrder]:
+        records = await fulfillment.product_orders_of(info, self.reference)
+        return _page(info, records, first, after, ProductOrder.from_record)
+
+    @strawberry.field(description="Past contacts with the operator, newest first (TMF683).")
+    async def interactions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[PartyInteraction]:
+        records = await fulfillment.interactions_of(info, self.reference)
+        return _page(info, records, first, after, PartyInteraction.from_record)
+
+
+def _page(
+    info: Info,
+    records: Sequence[R],
+    first: int | None,
+    after: str | None,
+    build: Callable[[R], T],
+) -> Connection[T]:
+    return paginate(records, first, after, info.context.settings.max_page_size, build)
 
 
 register_node("Customer", NodeKind(source=lambda s: s.customer, build=Customer.from_record))

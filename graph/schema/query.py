@@ -6,8 +6,10 @@ import strawberry
 
 from graph.context import Info
 from graph.resolvers import customers, nodes
+from graph.resolvers.fulfillment import sellable_offerings
 from graph.schema.common import NODE_KINDS, Connection, Node, decode_global_id, paginate
 from graph.schema.customer import Customer
+from graph.schema.fulfillment import ProductOffering
 
 __all__ = ["Query"]
 
@@ -53,3 +55,21 @@ class Query:
             return None
         record = await nodes.node_record(info, kind.source(info.context.sources), tmf_id)
         return kind.build(record) if record is not None else None
+
+    @strawberry.field(
+        description=(
+            "The catalogue: active, sellable product offerings, optionally only those in the "
+            "category with reference `category` (e.g. cat-mobile). Open to everyone, signed in "
+            "or not."
+        )
+    )
+    async def product_offerings(
+        self,
+        info: Info,
+        category: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ProductOffering]:
+        found = await sellable_offerings(info, category)
+        maximum = info.context.settings.max_page_size
+        return paginate(found, first, after, maximum, ProductOffering.from_record)

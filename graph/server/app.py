@@ -19,6 +19,7 @@ from graph.schema import build_schema
 from graph.settings import Settings
 from graph.sources import APIS, BackendError, open_clients
 
+from .graphiql import add_graphiql_routes, assets_dir_from_env
 from .state import GATEWAY, Gateway
 from .view import GraphView
 
@@ -90,8 +91,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
             yield
 
     app.cleanup_ctx.append(lifecycle)
-    view = GraphView(schema=build_schema(), graphql_ide=None)
+    view = GraphView(schema=build_schema(), graphql_ide="graphiql")
     app.router.add_route("*", "/graphql", view)
+    add_graphiql_routes(app, assets_dir_from_env())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

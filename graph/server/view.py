@@ -21,6 +21,7 @@ from graph.auth import ANONYMOUS, Principal, dev_principal
 from graph.context import Context
 from graph.loaders import Loaders
 
+from .graphiql import GRAPHIQL_ASSETS, render_graphiql
 from .state import GATEWAY
 
 __all__ = ["GraphView"]
@@ -45,6 +46,10 @@ def _is_request_error(result: ExecutionResult) -> bool:
 
 
 class GraphView(GraphQLView[Context, None]):
+    async def render_graphql_ide(self, request: web.Request) -> web.Response:
+        """A browser GET: GraphiQL from the gateway's own assets (see :mod:`.graphiql`)."""
+        return render_graphiql(request, request.app[GRAPHIQL_ASSETS])
+
     def principal(self, request: web.Request) -> Principal:
         gateway = request.app[GATEWAY]
         if gateway.settings.dev_principals:

@@ -127,3 +127,18 @@ async def test_readiness_reports_a_down_backend(
         ready = orjson.loads(await r.read())
     assert ready["backends"]["TMF621"] != "ok"
     assert ready["backends"]["TMF629"] == "ok"
+
+
+async def test_a_browser_get_of_graphql_is_graphiql_or_how_to_install_it(
+    gateway: RunningGateway, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{gateway.url}/graphql", headers={"Accept": "text/html"}) as resp:
+        text = await resp.text()
+        assert resp.status in (200, 503)
+        assert resp.content_type == "text/html"
+    missing = "GraphiQL assets are not installed" in text
+    assert missing == (resp.status == 503)
+    if not missing:
+        assert "/graphiql/assets/" in text
+        assert "unpkg" not in text
+        assert "cdn" not in text.lower()
