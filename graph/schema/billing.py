@@ -20,7 +20,9 @@ from graph.sources.billing import Usage as UsageRecord
 from graph.sources.crm import BillingAccount as BillingAccountRecord
 
 from .common import (
+    After,
     Connection,
+    First,
     Money,
     Node,
     NodeKind,
@@ -62,15 +64,6 @@ if TYPE_CHECKING:
 
 
 OUTSTANDING: Final = "outstanding"  # the TMF666 balanceType of what the account still owes
-
-First = Annotated[
-    int | None,
-    strawberry.argument(description="How many items to return, at most the maximum page size."),
-]
-After = Annotated[
-    str | None,
-    strawberry.argument(description="Return the items after this cursor (`pageInfo.endCursor`)."),
-]
 
 
 def _sum(amounts: Iterable[Money | None]) -> Money | None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import orjson
 import strawberry
@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NODE_KINDS",
+    "After",
     "Characteristic",
     "Connection",
     "Edge",
+    "First",
     "Money",
     "Node",
     "NodeKind",
@@ -170,6 +172,16 @@ def parse_date(value: Any) -> datetime.date | None:
         return datetime.date.fromisoformat(value[:10])
     except ValueError:
         return None
+
+
+First = Annotated[
+    int | None,
+    strawberry.argument(description="How many items to return, at most the maximum page size."),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Return the items after this cursor (`pageInfo.endCursor`)."),
+]
 
 
 @strawberry.type(description="Where a page of a connection sits in the whole list.")

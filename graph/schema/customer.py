@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -17,7 +17,9 @@ from graph.sources.crm import Individual as IndividualRecord
 from .assurance import TroubleTicket
 from .billing import Bill, BillingAccount, Payment, PaymentMethod, Usage
 from .common import (
+    After,
     Connection,
+    First,
     Node,
     NodeKind,
     encode_global_id,
@@ -154,36 +156,34 @@ class Customer(Node):
         return [PaymentMethod.from_record(r) for r in records]
 
     @strawberry.field(description="Bills of all the customer's accounts, newest first.")
-    async def bills(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Bill]:
+    async def bills(self, info: Info, first: First = None, after: After = None) -> Connection[Bill]:
         records = await billing.bills_of_customer(info, self.reference)
         return _page(info, records, first, after, Bill.from_record)
 
     @strawberry.field(description="Payments on all the customer's accounts, newest first.")
     async def payments(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Payment]:
         records = await billing.payments_of_customer(info, self.reference)
         return _page(info, records, first, after, Payment.from_record)
 
     @strawberry.field(description="Recorded usage (calls, data, messages), newest first.")
     async def usage(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Usage]:
         records = await billing.usage_of(info, self.reference)
         return _page(info, records, first, after, Usage.from_record)
 
     @strawberry.field(description="Products the customer has or had (TMF637).")
     async def products(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Product]:
         records = await fulfillment.products_of(info, self.reference)
         return _page(info, records, first, after, Product.from_record)
 
     @strawberry.field(description="Services delivered to the customer (TMF638).")
     async def services(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Service]:
         records = await inventory.services_of_customer(info, self.reference)
         return _page(info, records, first, after, Service.from_record)
@@ -194,9 +194,12 @@ class Customer(Node):
     async def trouble_tickets(
         self,
         info: Info,
-        open: bool | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        open: Annotated[
+            bool | None,
+            strawberry.argument(description="true: only open tickets; false: only closed ones."),
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[TroubleTicket]:
         records = await assurance.trouble_tickets_of(info, self.reference)
         if open is not None:
@@ -205,14 +208,14 @@ class Customer(Node):
 
     @strawberry.field(description="Product orders, newest first.")
     async def product_orders(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[ProductOrder]:
         records = await fulfillment.product_orders_of(info, self.reference)
         return _page(info, records, first, after, ProductOrder.from_record)
 
     @strawberry.field(description="Past contacts with the operator, newest first (TMF683).")
     async def interactions(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[PartyInteraction]:
         records = await fulfillment.interactions_of(info, self.reference)
         return _page(info, records, first, after, PartyInteraction.from_record)

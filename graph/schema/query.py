@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graph.context import Info
 from graph.resolvers import customers, nodes
 from graph.resolvers.fulfillment import sellable_offerings
-from graph.schema.common import NODE_KINDS, Connection, Node, decode_global_id, paginate
+from graph.schema.common import (
+    NODE_KINDS,
+    After,
+    Connection,
+    First,
+    Node,
+    decode_global_id,
+    paginate,
+)
 from graph.schema.customer import Customer
 from graph.schema.fulfillment import ProductOffering
 
@@ -23,7 +33,14 @@ class Query:
     @strawberry.field(
         description="A customer by global id or CRM reference. Agents and analysts only."
     )
-    async def customer(self, info: Info, id: strawberry.ID) -> Customer:
+    async def customer(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The customer's global id or CRM reference."),
+        ],
+    ) -> Customer:
         reference = str(id)
         if not reference.startswith("cus-"):
             type_name, tmf_id = decode_global_id(reference)
@@ -39,16 +56,25 @@ class Query:
     async def customers(
         self,
         info: Info,
-        search: str | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="CRM reference, e-mail, phone number, or exact full or family name."
+            ),
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[Customer]:
         found = await customers.search_customers(info, search)
         maximum = info.context.settings.max_page_size
         return paginate(found, first, after, maximum, Customer.from_record)
 
     @strawberry.field(description="Any object by its global id, or null when it does not exist.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+    ) -> Node | None:
         type_name, tmf_id = decode_global_id(str(id))
         kind = NODE_KINDS.get(type_name)
         if kind is None:
@@ -66,9 +92,12 @@ class Query:
     async def product_offerings(
         self,
         info: Info,
-        category: str | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        category: Annotated[
+            str | None,
+            strawberry.argument(description="Only offerings in this category (its reference)."),
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[ProductOffering]:
         found = await sellable_offerings(info, category)
         maximum = info.context.settings.max_page_size
