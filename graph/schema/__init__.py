@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
 from graph.errors import ErrorCodes
 from graph.schema import assurance, billing, customer, fulfillment, inventory
@@ -27,4 +29,11 @@ def build_schema() -> strawberry.Schema:
     node_types = [
         getattr(module, name) for module in DOMAINS for name in module.__all__ if name in NODE_KINDS
     ]
-    return GraphSchema(query=Query, types=node_types, extensions=[ErrorCodes])
+    # Parsing and validating a customer-360 document costs ~12 ms; clients send the same few
+    # documents over and over, so both are cached (bounded LRU, keyed by the document text).
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+    ]
+    return GraphSchema(query=Query, types=node_types, extensions=extensions)
