@@ -7,6 +7,7 @@ import datetime
 import difflib
 import logging
 import multiprocessing
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -80,8 +81,14 @@ def _sandbox(args: argparse.Namespace) -> int:
         )
         fault.validate()
         faults["*"] = fault
+    key_path = None
+    if args.idp:
+        from .auth.devidp import dev_key_path
+
+        key_path = dev_key_path()
     config = SandboxConfig(
         customers=args.customers,
+        idp_key_path=key_path,
         seed=args.seed,
         today=args.today,
         base_url=f"http://{args.host}:{args.port}",
@@ -89,6 +96,27 @@ def _sandbox(args: argparse.Namespace) -> int:
         faults=faults,
     )
     web.run_app(create_sandbox_app(config), host=args.host, port=args.port, access_log=None)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from .auth.devidp import DevIdpError, mint_for_environment
+
+    try:
+        token = mint_for_environment(
+            os.environ,
+            role=args.role,
+            channel=args.channel,
+            customer_id=args.customer,
+            subject=args.subject,
+            acr=args.acr,
+            scopes=tuple(args.scope),
+            ttl_seconds=args.ttl,
+        )
+    except DevIdpError as exc:
+        print(f"csm-graph token: {exc}", file=sys.stderr)
+        return 2
+    print(token)
     return 0
 
 
@@ -154,7 +182,26 @@ def _parser() -> argparse.ArgumentParser:
         "--order-step-seconds", type=float, default=2.0,
         help="time a product order spends in each state before moving on",
     )  # fmt: skip
+    sandbox.add_argument(
+        "--no-idp", dest="idp", action="store_false",
+        help="do not serve the development identity provider",
+    )  # fmt: skip
     sandbox.set_defaults(run=_sandbox)
+
+    token = commands.add_parser(
+        "token", help="print a token from the development identity provider (development only)"
+    )
+    token.add_argument("--role", required=True, choices=("customer", "agent", "analyst"))
+    token.add_argument(
+        "--channel", required=True,
+        choices=("web", "app", "kiosk", "ivr", "chatbot", "agent-desktop"),
+    )  # fmt: skip
+    token.add_argument("--customer", help="the customer a customer token is bound to")
+    token.add_argument("--subject", help="the token's subject (default: from role/customer)")
+    token.add_argument("--acr", choices=("low", "substantial", "high"), help="assurance level")
+    token.add_argument("--scope", action="append", default=[], help="a scope (repeatable)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.set_defaults(run=_token)
 
     schema = commands.add_parser("schema", help="export or check schema.graphql")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)

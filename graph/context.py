@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import strawberry
 from aiohttp import web
@@ -23,6 +24,7 @@ class Context:
     sources: Sources
     loaders: Loaders
     settings: Settings
+    connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
 
 
 Info = strawberry.Info[Context, None]

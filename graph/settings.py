@@ -7,11 +7,18 @@
 | ``CSM_REDIS_URL`` | Redis for caches, idempotency, rate limits, pub/sub | in-memory |
 | ``CSM_BACKEND_TIMEOUT`` | seconds per backend request | 5 |
 | ``CSM_MAX_PAGE_SIZE`` | hard maximum of ``first`` on connections | 100 |
-| ``CSM_DEV_PRINCIPALS`` | accept ``X-Dev-Principal`` (development only) | on when embedded |
+| ``CSM_JWKS_URL`` | the identity provider's JWKS (a real IdP; needs the two below) | — |
+| ``CSM_JWT_ISSUER`` | the ``iss`` tokens must carry | — |
+| ``CSM_JWT_AUDIENCE`` | the ``aud`` tokens must carry | — |
+| ``CSM_CLIENT_CHANNELS`` | ``client=channel,…``: channel per token client (``azp``) | — |
+| ``CSM_DEV_IDP`` | trust the development identity provider | on when embedded |
+| ``CSM_DEV_IDP_URL`` | the dev IdP when not embedded (``csm-graph sandbox``) | the TMF root |
+| ``CSM_DEV_IDP_KEY`` | the dev IdP's signing key file | ~/.config/csm-graph/… |
 | ``CSM_SANDBOX_CUSTOMERS`` | customers seeded in the embedded sandbox | 1000 |
 
 With no backend URL configured the gateway runs on its *embedded default*: the TMF sandbox
-in-process, in-memory stores, development principals on.
+in-process, in-memory stores, the development identity provider trusted. A real identity
+provider (``CSM_JWKS_URL``) and the development one exclude each other.
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from .auth.devidp import dev_key_path
 from .sources.apis import APIS
 
 __all__ = ["Settings", "SettingsError"]
@@ -52,13 +61,29 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _pairs(raw: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise SettingsError(f"expected client=channel, not {item!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     backend_urls: Mapping[str, str] = field(default_factory=dict)  # API key -> base URL
     redis_url: str | None = None
     backend_timeout: float = 5.0
     max_page_size: int = 100
-    dev_principals: bool = True
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    client_channels: Mapping[str, str] = field(default_factory=dict)
+    dev_idp: bool = True
+    dev_idp_url: str | None = None  # None while embedded: the in-process sandbox serves it
+    dev_idp_key: Path | None = None  # None: the default path (graph.auth.devidp)
     sandbox_customers: int = 1000
 
     @property
@@ -81,11 +106,31 @@ class Settings:
             missing = sorted(a.env_var for a in APIS if a.key not in urls)
             raise SettingsError(f"backend URLs missing: {', '.join(missing)} (or CSM_TMF_BASE_URL)")
         embedded = not urls
+        jwks_url = env.get("CSM_JWKS_URL") or None
+        issuer = env.get("CSM_JWT_ISSUER") or None
+        audience = env.get("CSM_JWT_AUDIENCE") or None
+        if jwks_url or issuer or audience:
+            if not (jwks_url and issuer and audience):
+                raise SettingsError("CSM_JWKS_URL, CSM_JWT_ISSUER and CSM_JWT_AUDIENCE go together")
+            if not jwks_url.startswith(("https://", "http://")):
+                raise SettingsError("CSM_JWKS_URL must be an http(s) URL")
+        dev_idp = _flag(env.get("CSM_DEV_IDP"), embedded and not jwks_url)
+        if dev_idp and jwks_url:
+            raise SettingsError("the development identity provider cannot be on with a real one")
+        dev_idp_url = (env.get("CSM_DEV_IDP_URL") or root or "").rstrip("/") or None
+        if dev_idp and not embedded and not dev_idp_url:
+            raise SettingsError("CSM_DEV_IDP needs CSM_DEV_IDP_URL when backends are configured")
         return cls(
             backend_urls=urls,
             redis_url=env.get("CSM_REDIS_URL") or None,
             backend_timeout=_number(env, "CSM_BACKEND_TIMEOUT", 5.0),
             max_page_size=int(_number(env, "CSM_MAX_PAGE_SIZE", 100)),
-            dev_principals=_flag(env.get("CSM_DEV_PRINCIPALS"), embedded),
+            jwks_url=jwks_url,
+            jwt_issuer=issuer,
+            jwt_audience=audience,
+            client_channels=_pairs(env.get("CSM_CLIENT_CHANNELS", "")),
+            dev_idp=dev_idp,
+            dev_idp_url=None if embedded else dev_idp_url,
+            dev_idp_key=dev_key_path(env) if env.get("CSM_DEV_IDP_KEY") else None,
             sandbox_customers=int(_number(env, "CSM_SANDBOX_CUSTOMERS", 1000)),
         )

@@ -1,5 +1,5 @@
-"""Who is asking: principals, and the permissions declared on fields."""
+"""Who is asking: verified tokens become principals."""
 
-from .principal import ANONYMOUS, Principal, Role, dev_principal
+from .principal import ANONYMOUS, CHANNELS, ClaimsError, Principal, Role, principal_from_claims
 
-__all__ = ["ANONYMOUS", "Principal", "Role", "dev_principal"]
+__all__ = ["ANONYMOUS", "CHANNELS", "ClaimsError", "Principal", "Role", "principal_from_claims"]

@@ -1,20 +1,20 @@
-"""The principal of a request: who, in which role, bound to which customer, on which channel.
-
-Until token validation lands (the identity issue), a development principal can be given in the
-``X-Dev-Principal`` header -- ``customer:cus-000001``, ``agent:agent-7``, ``analyst:ana-1``,
-optionally ``@channel`` -- and only when ``CSM_DEV_PRINCIPALS`` is on (the embedded default).
-"""
+"""The principal of a request: who, in which role, bound to which customer, on which channel,
+at which assurance level -- all taken from a verified token, never from a header the caller
+can set."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["ANONYMOUS", "CHANNELS", "Principal", "Role", "dev_principal"]
+__all__ = ["ANONYMOUS", "CHANNELS", "Principal", "Role", "principal_from_claims"]
 
 CHANNELS: Final = frozenset({"web", "app", "kiosk", "ivr", "chatbot", "agent-desktop"})
+ASSURANCE_LEVELS: Final = ("low", "substantial", "high")
+_CUSTOMER_ID: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class Role(StrEnum):
@@ -30,6 +30,9 @@ class Principal:
     role: Role
     customer_id: str | None = None  # the TMF629 customer a customer principal is bound to
     channel: str = "web"
+    acr: str | None = None  # assurance level: low (e.g. an IVR PIN), substantial, high
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    expires_at: float | None = None  # epoch seconds (the token's exp)
 
     @property
     def is_staff(self) -> bool:
@@ -38,21 +41,44 @@ class Principal:
 
 ANONYMOUS: Final = Principal(subject="anonymous", role=Role.ANONYMOUS)
 
-_DEV: Final = re.compile(r"^(customer|agent|analyst):([A-Za-z0-9._-]{1,64})(?:@([a-z-]+))?$")
+
+class ClaimsError(ValueError):
+    """Verified claims that do not describe a principal csm-graph can serve."""
 
 
-def dev_principal(header: str | None) -> Principal | None:
-    """Parse an ``X-Dev-Principal`` header; None when absent or malformed."""
-    if not header:
-        return None
-    match = _DEV.match(header.strip())
-    if match is None or (match.group(3) and match.group(3) not in CHANNELS):
-        return None
-    role, subject, channel = Role(match.group(1)), match.group(2), match.group(3)
-    default_channel = "agent-desktop" if role is Role.AGENT else "web"
+def principal_from_claims(
+    claims: Mapping[str, Any], client_channels: Mapping[str, str] | None = None
+) -> Principal:
+    """Build the principal from verified claims: ``role``, ``customer_id`` (customers only),
+    ``channel`` (or the channel of the client ``azp`` it was issued to), ``acr``, ``scope``."""
+    try:
+        role = Role(str(claims.get("role", "")))
+    except ValueError:
+        raise ClaimsError("unknown role") from None
+    if role is Role.ANONYMOUS:
+        raise ClaimsError("unknown role")
+    channel = claims.get("channel")
+    if channel is None and client_channels is not None:
+        channel = client_channels.get(str(claims.get("azp", "")))
+    if channel not in CHANNELS:
+        raise ClaimsError("unknown channel")
+    customer_id = claims.get("customer_id")
+    if role is Role.CUSTOMER:
+        if not isinstance(customer_id, str) or not _CUSTOMER_ID.match(customer_id):
+            raise ClaimsError("a customer token must name its customer")
+    elif customer_id is not None:
+        raise ClaimsError("only customer tokens name a customer")
+    acr = claims.get("acr")
+    if acr is not None and acr not in ASSURANCE_LEVELS:
+        raise ClaimsError("unknown assurance level")
+    scope = claims.get("scope", "")
+    exp = claims.get("exp")
     return Principal(
-        subject=subject,
+        subject=str(claims["sub"]),
         role=role,
-        customer_id=subject if role is Role.CUSTOMER else None,
-        channel=channel or default_channel,
+        customer_id=customer_id if role is Role.CUSTOMER else None,
+        channel=str(channel),
+        acr=acr,
+        scopes=frozenset(str(scope).split()) if scope else frozenset(),
+        expires_at=float(exp) if isinstance(exp, int | float) else None,
     )

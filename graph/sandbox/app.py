@@ -13,9 +13,12 @@ import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Final
 
 from aiohttp import web
+
+from graph.auth.devidp import load_or_create_key
 
 from .admin import add_admin_routes
 from .backend import Backend
@@ -23,12 +26,14 @@ from .dataset import Dataset
 from .events import EventHub
 from .faults import Fault, FaultBoard, fault_middleware
 from .http import add_tmf_routes, error_middleware
+from .idp import add_idp_routes
 from .rules import business_rules
 from .seed import SeedPlan
 
 __all__ = [
     "BACKEND",
     "FAULTS",
+    "IDP_KEY_PATH",
     "RunningSandbox",
     "SandboxConfig",
     "create_sandbox_app",
@@ -48,6 +53,7 @@ class SandboxConfig:
     delivery_attempts: int = 6
     delivery_backoff_seconds: float = 0.5
     faults: Mapping[str, Fault] = field(default_factory=dict)
+    idp_key_path: Path | None = None  # serve the development identity provider with this key
 
     def plan(self) -> SeedPlan:
         today = self.today or datetime.date.today()
@@ -58,6 +64,7 @@ class SandboxConfig:
 
 BACKEND: Final = web.AppKey("backend", Backend)
 FAULTS: Final = web.AppKey("faults", FaultBoard)
+IDP_KEY_PATH: Final = web.AppKey("idp_key_path", Path)
 
 
 class Scheduler:
@@ -98,6 +105,9 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     app[FAULTS] = board
     add_tmf_routes(app, backend, config.default_limit, config.max_limit)
     add_admin_routes(app, board, backend)
+    if config.idp_key_path is not None:
+        add_idp_routes(app, load_or_create_key(config.idp_key_path), config.base_url)
+        app[IDP_KEY_PATH] = config.idp_key_path
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await hub.start()

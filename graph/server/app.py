@@ -7,13 +7,18 @@ configured), then one TMF client (one ``ClientSession``) per backend API.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
 
+from graph.auth.authenticator import Authenticator
+from graph.auth.devidp import DEV_AUDIENCE, DEV_ISSUER, dev_key_path
+from graph.auth.tokens import TokenConfig, TokenVerifier
 from graph.observability import Metrics
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -24,6 +29,8 @@ from .state import GATEWAY, Gateway
 from .view import GraphView
 
 __all__ = ["GATEWAY", "Gateway", "create_app"]
+
+log = logging.getLogger(__name__)
 
 # One cheap read per API for /readyz: a filter on an id nobody has, so any TMF server answers
 # an empty list without work.
@@ -67,6 +74,28 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 
 
+def token_verifier(
+    settings: Settings, dev_idp_url: str | None, session: aiohttp.ClientSession
+) -> TokenVerifier | None:
+    """The verifier of the configured identity provider: a real one, the development one,
+    or none (then every request is anonymous and only public fields answer)."""
+    if settings.jwks_url and settings.jwt_issuer and settings.jwt_audience:
+        config = TokenConfig(
+            issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url
+        )
+        return TokenVerifier(config, session)
+    if settings.dev_idp and dev_idp_url:
+        config = TokenConfig(
+            issuer=DEV_ISSUER,
+            audience=DEV_AUDIENCE,
+            jwks_url=f"{dev_idp_url}/.well-known/jwks.json",
+            algorithms=("ES256",),
+        )
+        return TokenVerifier(config, session)
+    log.warning("no identity provider configured: every request is anonymous")
+    return None
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     gateway = Gateway(settings=settings, metrics=Metrics())
@@ -76,14 +105,22 @@ def create_app(settings: Settings | None = None) -> web.Application:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             urls = dict(settings.backend_urls)
+            idp_url = settings.dev_idp_url
             if settings.embedded:
                 from graph.sandbox import SandboxConfig, running_sandbox
 
+                key = (settings.dev_idp_key or dev_key_path()) if settings.dev_idp else None
                 sandbox = await stack.enter_async_context(
-                    running_sandbox(SandboxConfig(customers=settings.sandbox_customers))
+                    running_sandbox(
+                        SandboxConfig(customers=settings.sandbox_customers, idp_key_path=key)
+                    )
                 )
-                gateway.sandbox_url = sandbox.url
+                gateway.sandbox_url = idp_url = sandbox.url
                 urls = {api.key: sandbox.url + api.base_path for api in APIS}
+            idp_session = await stack.enter_async_context(aiohttp.ClientSession())
+            gateway.authenticator = Authenticator(
+                token_verifier(settings, idp_url, idp_session), settings.client_channels
+            )
             clients = await stack.enter_async_context(
                 open_clients(urls, settings.backend_timeout, gateway.metrics.observe_backend)
             )

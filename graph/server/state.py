@@ -7,6 +7,7 @@ from typing import Final
 
 from aiohttp import web
 
+from graph.auth.authenticator import Authenticator
 from graph.observability import Metrics
 from graph.settings import Settings
 from graph.sources import Sources, TmfClient
@@ -20,6 +21,7 @@ class Gateway:
     metrics: Metrics
     clients: dict[str, TmfClient] = field(default_factory=dict)
     sandbox_url: str | None = None
+    authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
     _sources: Sources | None = None
 
     @property

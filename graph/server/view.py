@@ -1,24 +1,32 @@
-"""GraphQL over HTTP: strawberry's aiohttp view with csm-graph's context and response rules.
+"""GraphQL over HTTP and WebSocket: strawberry's aiohttp view with csm-graph's context and rules.
 
-Beyond the stock view: a typed :class:`~graph.context.Context` per request (principal, fresh
-loaders, shared sources); orjson encoding; and the GraphQL-over-HTTP media type
-``application/graphql-response+json``, with which a request error (parse, validation,
-variables) is a 400 with no ``data`` key.
+Beyond the stock view: the principal comes from a verified bearer token (HTTP ``Authorization``,
+or graphql-transport-ws ``connection_init``); a bad token is refused with 401 (HTTP) or close
+code 4403 (WebSocket) and never downgraded to anonymous; a WebSocket ends when its token
+expires. A typed :class:`~graph.context.Context` per request with fresh loaders; orjson
+encoding; and ``application/graphql-response+json``, with which a request error (parse,
+validation, variables) is a 400 with no ``data`` key.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
 
-from graph.auth import ANONYMOUS, Principal, dev_principal
+from graph.auth import ANONYMOUS, Principal
+from graph.auth.authenticator import InvalidToken
 from graph.context import Context
+from graph.errors import Code
 from graph.loaders import Loaders
 
 from .graphiql import GRAPHIQL_ASSETS, render_graphiql
@@ -26,14 +34,16 @@ from .state import GATEWAY
 
 __all__ = ["GraphView"]
 
+log = logging.getLogger(__name__)
+
 GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
 _SUB: Final = web.RequestKey("csm.sub_response", web.Response)
-_CHANNEL: Final = web.RequestKey("csm.channel", str)
+_PRINCIPAL: Final = web.RequestKey("csm.principal", Principal)
+WS_TOKEN_EXPIRED: Final = 4401
 
 
 def _wants_graphql_response(request: web.Request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return GRAPHQL_RESPONSE in accept
+    return GRAPHQL_RESPONSE in request.headers.get("Accept", "")
 
 
 def _is_request_error(result: ExecutionResult) -> bool:
@@ -45,31 +55,61 @@ def _is_request_error(result: ExecutionResult) -> bool:
     )
 
 
+def _unauthenticated(request: web.Request, reason: str) -> web.Response:
+    body = {"errors": [{"message": f"Invalid credentials: {reason}.",
+                        "extensions": {"code": Code.UNAUTHENTICATED.value}}]}  # fmt: skip
+    media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"
+    return web.Response(
+        status=401,
+        body=orjson.dumps(body),
+        content_type=media,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
 class GraphView(GraphQLView[Context, None]):
     async def render_graphql_ide(self, request: web.Request) -> web.Response:
         """A browser GET: GraphiQL from the gateway's own assets (see :mod:`.graphiql`)."""
         return render_graphiql(request, request.app[GRAPHIQL_ASSETS])
 
-    def principal(self, request: web.Request) -> Principal:
-        gateway = request.app[GATEWAY]
-        if gateway.settings.dev_principals:
-            found = dev_principal(request.headers.get("X-Dev-Principal"))
-            if found is not None:
-                return found
-        return ANONYMOUS
-
     async def get_context(self, request: web.Request, response: Any) -> Context:
         gateway = request.app[GATEWAY]
-        principal = self.principal(request)
-        request[_CHANNEL] = principal.channel
         return Context(
             request=request,
             response=response if isinstance(response, web.StreamResponse) else None,
-            principal=principal,
+            principal=request.get(_PRINCIPAL, ANONYMOUS),
             sources=gateway.sources,
             loaders=Loaders(),
             settings=gateway.settings,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        authenticator = context.request.app[GATEWAY].authenticator
+        try:
+            principal = await authenticator.from_connection_params(context.connection_params)
+        except InvalidToken as exc:
+            log.info("websocket refused: %s", exc.reason)
+            raise ConnectionRejectionError from None
+        context.principal = principal
+        if principal.expires_at is not None and isinstance(context.response, web.WebSocketResponse):
+            self._close_at_expiry(context.response, principal.expires_at)
+        return await super().on_ws_connect(context)
+
+    @staticmethod
+    def _close_at_expiry(ws: web.WebSocketResponse, expires_at: float) -> None:
+        """A token's life bounds its connection: subscriptions end when it expires."""
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, expires_at - time.time())
+
+        closing: set[asyncio.Task[bool]] = set()
+
+        def close() -> None:
+            if not ws.closed:
+                task = loop.create_task(ws.close(code=WS_TOKEN_EXPIRED, message=b"token expired"))
+                closing.add(task)
+                task.add_done_callback(closing.discard)
+
+        loop.call_later(delay, close)
 
     async def get_sub_response(self, request: web.Request) -> web.Response:
         response = web.Response()
@@ -81,9 +121,8 @@ class GraphView(GraphQLView[Context, None]):
     ) -> GraphQLHTTPResponse:
         body = process_result(result)
         outcome = "ok" if not result.errors else ("partial" if result.data else "error")
-        gateway = request.app[GATEWAY]
-        channel = request.get(_CHANNEL, "unknown")
-        gateway.metrics.graphql_requests.labels(channel, outcome).inc()
+        channel = request.get(_PRINCIPAL, ANONYMOUS).channel
+        request.app[GATEWAY].metrics.graphql_requests.labels(channel, outcome).inc()
         if _wants_graphql_response(request) and _is_request_error(result):
             request[_SUB].set_status(400)
             body.pop("data", None)
@@ -100,10 +139,19 @@ class GraphView(GraphQLView[Context, None]):
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
+        gateway = request.app[GATEWAY]
+        try:
+            principal = await gateway.authenticator.from_header(
+                request.headers.get("Authorization")
+            )
+        except InvalidToken as exc:
+            gateway.metrics.graphql_requests.labels("unknown", "unauthenticated").inc()
+            return _unauthenticated(request, exc.reason)
+        request[_PRINCIPAL] = principal
         response = await super().__call__(request)
         if _wants_graphql_response(request) and response.content_type == "application/json":
             response.content_type = GRAPHQL_RESPONSE
-        gateway = request.app[GATEWAY]
-        channel = request.get(_CHANNEL, "unknown")
-        gateway.metrics.graphql_seconds.labels(channel).observe(time.perf_counter() - started)
+        gateway.metrics.graphql_seconds.labels(principal.channel).observe(
+            time.perf_counter() - started
+        )
         return response

@@ -6,6 +6,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,7 +14,9 @@ import orjson
 import pytest
 from aiohttp import web
 
+from graph.auth.devidp import load_or_create_key, mint
 from graph.sandbox import RunningSandbox
+from graph.sandbox.app import IDP_KEY_PATH
 from graph.server import GATEWAY, Gateway, create_app
 from graph.settings import Settings
 from graph.sources import APIS
@@ -47,8 +50,12 @@ async def running_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
 
 
 def settings_for(sandbox: RunningSandbox, **overrides: Any) -> Settings:
+    """A gateway on the sandbox's backends, trusting the sandbox's development IdP."""
     urls = {api.key: sandbox.url + api.base_path for api in APIS}
-    return Settings(backend_urls=urls, dev_principals=True, **overrides)
+    key = sandbox.app.get(IDP_KEY_PATH)
+    return Settings(
+        backend_urls=urls, dev_idp=True, dev_idp_url=sandbox.url, dev_idp_key=key, **overrides
+    )
 
 
 @pytest.fixture
@@ -57,19 +64,37 @@ async def gateway(sandbox: RunningSandbox) -> AsyncIterator[RunningGateway]:
         yield running
 
 
+def token_for(principal: str, key_path: Path, ttl: int = 600) -> str:
+    """A real token from the development IdP for ``role:subject[@channel]``
+    (``customer:cus-000001``, ``agent:a1@agent-desktop``, ``analyst:x``)."""
+    spec, _, channel = principal.partition("@")
+    role, _, subject = spec.partition(":")
+    default_channel = "agent-desktop" if role == "agent" else "web"
+    return mint(
+        load_or_create_key(key_path),
+        role=role,
+        channel=channel or default_channel,
+        customer_id=subject if role == "customer" else None,
+        subject=subject,
+        ttl_seconds=ttl,
+    )
+
+
+def auth_headers(principal: str | None, key_path: Path) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(principal, key_path)}"} if principal else {}
+
+
 GQL = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
-def gql(gateway: RunningGateway, http: aiohttp.ClientSession) -> GQL:
+def gql(gateway: RunningGateway, http: aiohttp.ClientSession, dev_idp_key: Path) -> GQL:
     """POST a GraphQL document as ``principal`` ("customer:cus-000001", "agent:a1"...)."""
 
     async def run(
         query: str, variables: dict[str, Any] | None = None, principal: str | None = None
     ) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        if principal:
-            headers["X-Dev-Principal"] = principal
+        headers = {"Content-Type": "application/json", **auth_headers(principal, dev_idp_key)}
         body = orjson.dumps({"query": query, "variables": variables or {}})
         async with http.post(f"{gateway.url}/graphql", data=body, headers=headers) as resp:
             assert resp.status == 200, await resp.text()

@@ -11,7 +11,7 @@ from typing import Any, cast
 import aiohttp
 from aiohttp.test_utils import make_mocked_request
 
-from graph.auth import dev_principal
+from graph.auth import Principal, Role
 from graph.context import Context, Info
 from graph.loaders import Loaders
 from graph.resolvers import fulfillment
@@ -397,8 +397,7 @@ async def test_orders_of_many_customers_cost_as_many_requests_as_of_one(
 async def test_record_resolvers_batch_per_customer_and_sort_newest_first(
     gateway: RunningGateway, sandbox: RunningSandbox, http: aiohttp.ClientSession
 ) -> None:
-    agent = dev_principal("agent:a1")
-    assert agent is not None
+    agent = Principal(subject="a1", role=Role.AGENT, channel="agent-desktop")
 
     def fresh_info() -> Info:
         context = Context(

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 
-from tests.gateway.conftest import RunningGateway
+from tests.gateway.conftest import RunningGateway, auth_headers
+
+
+@pytest.fixture
+def agent(dev_idp_key: Path) -> dict[str, str]:
+    return auth_headers("agent:a1", dev_idp_key)
+
 
 QUERY = '{ customer(id: "cus-000001") { reference name } }'
-AGENT = {"X-Dev-Principal": "agent:a1"}
 
 
 async def post(
-    http: aiohttp.ClientSession, gateway: RunningGateway, body: object, accept: str | None = None
+    http: aiohttp.ClientSession,
+    gateway: RunningGateway,
+    body: object,
+    accept: str | None = None,
+    auth: dict[str, str] | None = None,
 ) -> tuple[int, str, dict[str, Any]]:
-    headers = {"Content-Type": "application/json", **AGENT}
+    headers = {"Content-Type": "application/json", **(auth or {})}
     if accept:
         headers["Accept"] = accept
     async with http.post(f"{gateway.url}/graphql", data=orjson.dumps(body), headers=headers) as r:
@@ -25,7 +35,7 @@ async def post(
 
 
 async def test_graphql_response_json_makes_request_errors_400_without_data(
-    gateway: RunningGateway, http: aiohttp.ClientSession
+    gateway: RunningGateway, http: aiohttp.ClientSession, agent: dict[str, str]
 ) -> None:
     media = "application/graphql-response+json"
     for bad in (
@@ -38,7 +48,9 @@ async def test_graphql_response_json_makes_request_errors_400_without_data(
         assert content_type == media
         assert "data" not in body
         assert body["errors"]
-    status, content_type, body = await post(http, gateway, {"query": QUERY}, accept=media)
+    status, content_type, body = await post(
+        http, gateway, {"query": QUERY}, accept=media, auth=agent
+    )
     assert status == 200
     assert content_type == media
     assert body["data"]["customer"]["reference"] == "cus-000001"
@@ -53,21 +65,23 @@ async def test_plain_json_keeps_200_for_request_errors(
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_queries_over_get(gateway: RunningGateway, http: aiohttp.ClientSession) -> None:
-    async with http.get(f"{gateway.url}/graphql", params={"query": QUERY}, headers=AGENT) as r:
+async def test_queries_over_get(
+    gateway: RunningGateway, http: aiohttp.ClientSession, agent: dict[str, str]
+) -> None:
+    async with http.get(f"{gateway.url}/graphql", params={"query": QUERY}, headers=agent) as r:
         assert r.status == 200
         body = orjson.loads(await r.read())
     assert body["data"]["customer"]["reference"] == "cus-000001"
 
 
 async def test_errors_never_leak_backend_urls_or_traces(
-    gateway: RunningGateway, http: aiohttp.ClientSession, sandbox: object
+    gateway: RunningGateway, http: aiohttp.ClientSession, sandbox: object, agent: dict[str, str]
 ) -> None:
     from graph.sandbox import RunningSandbox
 
     assert isinstance(sandbox, RunningSandbox)
     await http.put(f"{sandbox.url}/admin/faults/TMF629", data=b'{"error_rate": 1.0}')
-    _, _, body = await post(http, gateway, {"query": QUERY})
+    _, _, body = await post(http, gateway, {"query": QUERY}, auth=agent)
     text = orjson.dumps(body).decode()
     assert body["errors"][0]["extensions"]["code"] == "BACKEND_UNAVAILABLE"
     assert sandbox.url not in text
@@ -76,13 +90,11 @@ async def test_errors_never_leak_backend_urls_or_traces(
 
 
 async def test_websocket_graphql_transport_ws(
-    gateway: RunningGateway, http: aiohttp.ClientSession
+    gateway: RunningGateway, http: aiohttp.ClientSession, agent: dict[str, str]
 ) -> None:
-    async with http.ws_connect(
-        f"{gateway.url}/graphql", protocols=("graphql-transport-ws",), headers=AGENT
-    ) as ws:
+    async with http.ws_connect(f"{gateway.url}/graphql", protocols=("graphql-transport-ws",)) as ws:
         assert ws.protocol == "graphql-transport-ws"
-        await ws.send_json({"type": "connection_init", "payload": {}})
+        await ws.send_json({"type": "connection_init", "payload": agent})
         assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
         await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": QUERY}})
         message = await ws.receive_json(timeout=5)
@@ -92,7 +104,7 @@ async def test_websocket_graphql_transport_ws(
 
 
 async def test_health_readiness_and_metrics(
-    gateway: RunningGateway, http: aiohttp.ClientSession
+    gateway: RunningGateway, http: aiohttp.ClientSession, agent: dict[str, str]
 ) -> None:
     async with http.get(f"{gateway.url}/healthz") as r:
         assert r.status == 200
@@ -101,7 +113,7 @@ async def test_health_readiness_and_metrics(
         ready = orjson.loads(await r.read())
     assert ready["ready"] is True
     assert set(ready["backends"].values()) == {"ok"}
-    await post(http, gateway, {"query": QUERY})
+    await post(http, gateway, {"query": QUERY}, auth=agent)
     async with http.get(f"{gateway.url}/metrics") as r:
         text = await r.text()
     for name in (
