@@ -1,7 +1,7 @@
 """GraphiQL for a browser ``GET /graphql``, with every asset served by the gateway itself.
 
 Why: analysts explore the schema in GraphiQL, often from networks with no internet access, and
-paste credentials (``Authorization``, ``X-Dev-Principal``) into its headers editor. A page that
+paste credentials (an ``Authorization`` bearer token) into its headers editor. A page that
 pulls code from a CDN would go blank there and would hand those credentials to whoever serves
 that code. So the browser code comes from the npm packages pinned in ``package.json`` and
 ``package-lock.json``, installed by the project's own set-up (``npm ci --omit=dev``, which checks
@@ -94,9 +94,7 @@ _MOUNT_JS: Final = b"""\
     "# Docs: the book icon at top left; Ctrl-Space completes.",
     "# To ask as someone, paste into Headers (below), e.g.",
     "#   {\\"Authorization\\": \\"Bearer <token>\\"}",
-    "#   {\\"X-Dev-Principal\\": \\"analyst:a1\\"}",
-    "# A token: csm-graph token --role analyst. X-Dev-Principal",
-    "# works only where development principals are enabled.",
+    "# In development: csm-graph token --role analyst --channel web",
     "",
     "query {",
     "  __typename",
