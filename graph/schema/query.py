@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from graph.auth.permissions import IsCustomer, IsSignedIn, IsStaff
 from graph.context import Info
 from graph.resolvers import customers, nodes
 from graph.resolvers.fulfillment import sellable_offerings
@@ -26,12 +27,16 @@ __all__ = ["Query"]
 
 @strawberry.type(description="Read the customer graph.")
 class Query:
-    @strawberry.field(description="The signed-in customer. Requires a customer principal.")
+    @strawberry.field(
+        description="The signed-in customer. Permission: a customer principal.",
+        permission_classes=[IsCustomer],
+    )
     async def me(self, info: Info) -> Customer:
         return Customer.from_record(await customers.me(info))
 
     @strawberry.field(
-        description="A customer by global id or CRM reference. Agents and analysts only."
+        description="A customer by global id or CRM reference. Permission: agents and analysts.",
+        permission_classes=[IsStaff],
     )
     async def customer(
         self,
@@ -50,8 +55,9 @@ class Query:
     @strawberry.field(
         description=(
             "Customers matching `search` (a CRM reference, e-mail address, phone number, or "
-            "exact full or family name), or all customers. Agents and analysts only."
-        )
+            "exact full or family name), or all customers. Permission: agents and analysts."
+        ),
+        permission_classes=[IsStaff],
     )
     async def customers(
         self,
@@ -69,7 +75,13 @@ class Query:
         maximum = info.context.settings.max_page_size
         return paginate(found, first, after, maximum, Customer.from_record)
 
-    @strawberry.field(description="Any object by its global id, or null when it does not exist.")
+    @strawberry.field(
+        description=(
+            "Any object by its global id; null when it does not exist or is not the caller's "
+            "to see. Permission: signed in."
+        ),
+        permission_classes=[IsSignedIn],
+    )
     async def node(
         self,
         info: Info,

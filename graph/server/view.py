@@ -25,6 +25,7 @@ from strawberry.types.unset import UnsetType
 
 from graph.auth import ANONYMOUS, Principal
 from graph.auth.authenticator import InvalidToken
+from graph.auth.scope import sources_for
 from graph.context import Context
 from graph.errors import Code
 from graph.loaders import Loaders
@@ -67,6 +68,17 @@ def _unauthenticated(request: web.Request, reason: str) -> web.Response:
     )
 
 
+def scope_context(context: Context, principal: Principal) -> None:
+    """Give the context its principal, and sources and loaders scoped to that principal: the
+    one place object-level authorization is wired in (see :mod:`graph.auth.scope`)."""
+    sources, scope = sources_for(principal, context.request.app[GATEWAY].sources)
+    context.principal = principal
+    context.sources = sources
+    context.loaders = Loaders()
+    if scope is not None:
+        scope.bind(context.loaders)
+
+
 class GraphView(GraphQLView[Context, None]):
     async def render_graphql_ide(self, request: web.Request) -> web.Response:
         """A browser GET: GraphiQL from the gateway's own assets (see :mod:`.graphiql`)."""
@@ -74,14 +86,17 @@ class GraphView(GraphQLView[Context, None]):
 
     async def get_context(self, request: web.Request, response: Any) -> Context:
         gateway = request.app[GATEWAY]
-        return Context(
+        principal = request.get(_PRINCIPAL, ANONYMOUS)
+        context = Context(
             request=request,
             response=response if isinstance(response, web.StreamResponse) else None,
-            principal=request.get(_PRINCIPAL, ANONYMOUS),
+            principal=principal,
             sources=gateway.sources,
             loaders=Loaders(),
             settings=gateway.settings,
         )
+        scope_context(context, principal)
+        return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         authenticator = context.request.app[GATEWAY].authenticator
@@ -90,7 +105,7 @@ class GraphView(GraphQLView[Context, None]):
         except InvalidToken as exc:
             log.info("websocket refused: %s", exc.reason)
             raise ConnectionRejectionError from None
-        context.principal = principal
+        scope_context(context, principal)
         if principal.expires_at is not None and isinstance(context.response, web.WebSocketResponse):
             self._close_at_expiry(context.response, principal.expires_at)
         return await super().on_ws_connect(context)

@@ -210,14 +210,23 @@ class ResourceSource(Generic[R]):
     async def get(self, record_id: str, fields: Iterable[str] | None = None) -> R | None:
         return cast(R | None, await self.client.get(self.resource, record_id, fields))
 
-    async def by_ids(self, ids: Sequence[str], fields: Iterable[str] | None = None) -> list[R]:
-        return cast(list[R], await self.client.batch(self.resource, "id", ids, fields))
+    async def by_ids(
+        self,
+        ids: Sequence[str],
+        fields: Iterable[str] | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> list[R]:
+        return cast(list[R], await self.client.batch(self.resource, "id", ids, fields, extra))
 
     async def by_ref(
-        self, path: str, values: Sequence[str], fields: Iterable[str] | None = None
+        self,
+        path: str,
+        values: Sequence[str],
+        fields: Iterable[str] | None = None,
+        extra: Mapping[str, str] | None = None,
     ) -> list[R]:
         """Records whose reference at ``path`` (e.g. ``relatedParty.id``) is any of ``values``."""
-        return cast(list[R], await self.client.batch(self.resource, path, values, fields))
+        return cast(list[R], await self.client.batch(self.resource, path, values, fields, extra))
 
     async def search(
         self, params: Mapping[str, str], fields: Iterable[str] | None = None

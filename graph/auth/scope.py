@@ -1,0 +1,242 @@
+"""Object-level authorization, by construction: what a principal's requests can ever return.
+
+Each request gets :class:`Sources` wrapped for its principal before anything else sees them,
+so every read -- through loaders, or by a resolver written carelessly -- is scoped:
+
+- staff (agents, analysts) read everything;
+- anonymous callers read only the public catalogue; anything else returns nothing, without a
+  backend request;
+- a customer reads only their own records. Where a resource names its customer
+  (``relatedParty``), the backend request itself carries ``relatedParty.id=<customer>``, so the
+  backend never even sends another customer's records; every record that comes back is then
+  checked again against an ownership rule per resource (defence in depth). A record that fails
+  the check is dropped: another customer's object is indistinguishable from a missing one.
+
+Ownership that a record does not state itself (a bill line's account, a payment's account, a
+service problem's services, the customer's person) is checked against the customer's own
+accounts, services and customer record, loaded through the request's loaders -- the same loads
+the query makes anyway, so scoping adds no backend request to a typical query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from graph.auth.principal import Principal, Role
+from graph.sources import ResourceSource, Sources
+
+if TYPE_CHECKING:
+    from graph.loaders import Loaders
+
+__all__ = ["PUBLIC", "Scope", "scoped_sources", "sources_for"]
+
+R = TypeVar("R", bound=Mapping[str, Any])
+
+PUBLIC: Final = frozenset({"productOffering", "productOfferingPrice", "category"})
+# Resources that name their customer in relatedParty (checked in the seeded data and the specs).
+BY_RELATED_PARTY: Final = frozenset({
+    "billingAccount", "customerBill", "paymentMethod", "usage", "troubleTicket", "productOrder",
+    "product", "serviceOrder", "service", "resource", "partyInteraction",
+})  # fmt: skip
+
+
+def _values(node: Any, path: tuple[str, ...]) -> Iterator[Any]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _values(item, path)
+    elif not path:
+        yield node
+    elif isinstance(node, Mapping) and path[0] in node:
+        yield from _values(node[path[0]], path[1:])
+
+
+def _ids(record: Mapping[str, Any], path: str) -> set[Any]:
+    return set(_values(record, tuple(path.split("."))))
+
+
+class Scope:
+    """The read scope of one customer principal's request."""
+
+    def __init__(self, customer_id: str, raw: Sources) -> None:
+        self.customer_id = customer_id
+        self.raw = raw
+        self.sources: Sources = scoped_sources(raw, self)
+        self._loaders: Loaders | None = None
+
+    def bind(self, loaders: Loaders) -> None:
+        """Ownership lookups go through the request's loaders, shared with the query."""
+        self._loaders = loaders
+
+    def backend_filter(self, resource: str) -> dict[str, str] | None:
+        if resource in BY_RELATED_PARTY:
+            return {"relatedParty.id": self.customer_id}
+        return None
+
+    async def admit(self, resource: str, records: Sequence[R]) -> list[R]:
+        if not records or resource in PUBLIC:
+            return list(records)
+        rule = self._rules().get(resource)
+        if rule is None:
+            return []  # a resource without an ownership rule is never shown to a customer
+        allowed = await rule()
+        return [r for r in records if allowed(r)]
+
+    def _rules(self) -> dict[str, Callable[[], Awaitable[Callable[[Mapping[str, Any]], bool]]]]:
+        return {
+            **dict.fromkeys(BY_RELATED_PARTY, self._mine),
+            "customer": self._self,
+            "individual": self._person,
+            "appliedCustomerBillingRate": self._on_my_accounts("billingAccount.id"),
+            "payment": self._on_my_accounts("account.id"),
+            "serviceProblem": self._on_my_services,
+        }
+
+    async def _mine(self) -> Callable[[Mapping[str, Any]], bool]:
+        return lambda r: self.customer_id in _ids(r, "relatedParty.id")
+
+    async def _self(self) -> Callable[[Mapping[str, Any]], bool]:
+        return lambda r: r.get("id") == self.customer_id
+
+    async def _person(self) -> Callable[[Mapping[str, Any]], bool]:
+        customer = await self._require_loaders().by_id(self.sources.customer).load(self.customer_id)
+        person = ((customer or {}).get("engagedParty") or {}).get("id")
+        return lambda r: person is not None and r.get("id") == person
+
+    def _on_my_accounts(
+        self, path: str
+    ) -> Callable[[], Awaitable[Callable[[Mapping[str, Any]], bool]]]:
+        async def rule() -> Callable[[Mapping[str, Any]], bool]:
+            loaders = self._require_loaders()
+            accounts = await loaders.by_ref(self.sources.billing_account, "relatedParty.id").load(
+                self.customer_id
+            )
+            mine = {a["id"] for a in accounts}
+            return lambda r: bool(_ids(r, path) & mine)
+
+        return rule
+
+    async def _on_my_services(self) -> Callable[[Mapping[str, Any]], bool]:
+        loaders = self._require_loaders()
+        services = await loaders.by_ref(self.sources.service, "relatedParty.id").load(
+            self.customer_id
+        )
+        mine = {s["id"] for s in services}
+        return lambda r: bool(_ids(r, "affectedService.id") & mine)
+
+    def _require_loaders(self) -> Loaders:
+        if self._loaders is None:
+            raise RuntimeError("scope used before its request's loaders were bound")
+        return self._loaders
+
+
+class ScopedSource(ResourceSource[R]):
+    """A resource source that reads only what the scope admits."""
+
+    def __init__(self, inner: ResourceSource[R], scope: Scope) -> None:
+        super().__init__(inner.client, inner.resource)
+        self.scope = scope
+
+    def _extra(self, extra: Mapping[str, str] | None) -> dict[str, str] | None:
+        scoped = self.scope.backend_filter(self.resource)
+        if scoped is None:
+            return dict(extra) if extra else None
+        return {**(extra or {}), **scoped}
+
+    async def get(self, record_id: str, fields: Iterable[str] | None = None) -> R | None:
+        found = await self.by_ids([record_id], fields)
+        return found[0] if found else None
+
+    async def by_ids(
+        self,
+        ids: Sequence[str],
+        fields: Iterable[str] | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> list[R]:
+        records = await super().by_ids(ids, _with_keys(fields), self._extra(extra))
+        return await self.scope.admit(self.resource, records)
+
+    async def by_ref(
+        self,
+        path: str,
+        values: Sequence[str],
+        fields: Iterable[str] | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> list[R]:
+        records = await super().by_ref(path, values, _with_keys(fields), self._extra(extra))
+        return await self.scope.admit(self.resource, records)
+
+    async def search(
+        self, params: Mapping[str, str], fields: Iterable[str] | None = None
+    ) -> list[R]:
+        records = await super().search(self._extra(params) or {}, _with_keys(fields))
+        return await self.scope.admit(self.resource, records)
+
+
+class DeniedSource(ResourceSource[R]):
+    """Anonymous callers: nothing but the public catalogue, and no backend request at all."""
+
+    async def get(self, record_id: str, fields: Iterable[str] | None = None) -> R | None:
+        return None
+
+    async def by_ids(
+        self,
+        ids: Sequence[str],
+        fields: Iterable[str] | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> list[R]:
+        return []
+
+    async def by_ref(
+        self,
+        path: str,
+        values: Sequence[str],
+        fields: Iterable[str] | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> list[R]:
+        return []
+
+    async def search(
+        self, params: Mapping[str, str], fields: Iterable[str] | None = None
+    ) -> list[R]:
+        return []
+
+
+# The attributes ownership rules read; a projected request must still bring them back.
+_OWNERSHIP_KEYS: Final = (
+    "relatedParty",
+    "billingAccount",
+    "account",
+    "affectedService",
+    "engagedParty",
+)
+
+
+def _with_keys(fields: Iterable[str] | None) -> list[str] | None:
+    return None if fields is None else [*fields, *_OWNERSHIP_KEYS]
+
+
+def scoped_sources(raw: Sources, scope: Scope) -> Sources:
+    return _map_sources(raw, lambda source: ScopedSource(source, scope))
+
+
+def _map_sources(
+    raw: Sources, wrap: Callable[[ResourceSource[Any]], ResourceSource[Any]]
+) -> Sources:
+    return dataclasses.replace(
+        raw, **{f.name: wrap(getattr(raw, f.name)) for f in dataclasses.fields(raw)}
+    )
+
+
+def sources_for(principal: Principal, raw: Sources) -> tuple[Sources, Scope | None]:
+    """The sources a principal's request may use, and its scope (None: unrestricted/denied)."""
+    if principal.role in (Role.AGENT, Role.ANALYST):
+        return raw, None
+    if principal.role is Role.CUSTOMER and principal.customer_id:
+        scope = Scope(principal.customer_id, raw)
+        return scope.sources, scope
+    return _map_sources(
+        raw,
+        lambda s: s if s.resource in PUBLIC else DeniedSource(s.client, s.resource),
+    ), None
