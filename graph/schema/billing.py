@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, cast
 
 import strawberry
 
+from graph.auth.masking import HIDDEN, Masked
 from graph.context import Info
 from graph.resolvers import billing, fulfillment
 from graph.sources.billing import AppliedCustomerBillingRate as BillLineRecord
@@ -526,9 +527,14 @@ class PaymentMethod(Node):
     valid_until: datetime.datetime | None = strawberry.field(
         description="End of the method's validity, if it ends."
     )
-    card: PaymentCard | None = strawberry.field(description="Card details, for card methods.")
+    card: PaymentCard | None = strawberry.field(
+        description="Card details, for card methods. Hidden (null) for analysts.",
+        extensions=[Masked(HIDDEN)],
+    )
     bank_account: BankAccount | None = strawberry.field(
-        description="Bank account details, for debit and transfer methods."
+        description="Bank account details, for debit and transfer methods. Hidden (null) for "
+        "analysts.",
+        extensions=[Masked(HIDDEN)],
     )
 
     @classmethod

@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import strawberry
 
+from graph.auth.masking import HIDDEN, INITIALS, Masked
 from graph.context import Info
 from graph.resolvers import assurance, billing, customers, fulfillment, inventory
 from graph.sources.crm import Customer as CustomerRecord
@@ -92,14 +93,27 @@ class ContactMedium:
 
 @strawberry.type(description="The person a customer is (TMF632 Individual).")
 class Person(Node):
-    given_name: str | None = strawberry.field(description="Given (first) name.")
-    family_name: str | None = strawberry.field(description="Family (last) name.")
-    full_name: str | None = strawberry.field(description="Full name as the person uses it.")
+    given_name: str | None = strawberry.field(
+        description="Given (first) name. Initials only, for analysts.",
+        extensions=[Masked(INITIALS)],
+    )
+    family_name: str | None = strawberry.field(
+        description="Family (last) name. Initials only, for analysts.",
+        extensions=[Masked(INITIALS)],
+    )
+    full_name: str | None = strawberry.field(
+        description="Full name as the person uses it. Initials only, for analysts.",
+        extensions=[Masked(INITIALS)],
+    )
     title: str | None = strawberry.field(description="Form of address, e.g. Dr.")
     gender: str | None = strawberry.field(description="Gender, as recorded.")
-    birth_date: datetime.date | None = strawberry.field(description="Date of birth.")
+    birth_date: datetime.date | None = strawberry.field(
+        description="Date of birth. Hidden (null) for analysts.", extensions=[Masked(HIDDEN)]
+    )
     contact_media: list[ContactMedium] = strawberry.field(
-        description="E-mail addresses, phone numbers and postal addresses."
+        description="E-mail addresses, phone numbers and postal addresses. Hidden (empty) for "
+        "analysts.",
+        extensions=[Masked(HIDDEN)],
     )
 
     @classmethod
@@ -124,7 +138,10 @@ class Person(Node):
 @strawberry.type(description="A customer of the operator (TMF629 Customer).")
 class Customer(Node):
     reference: str = strawberry.field(description="The customer's id in the CRM (TMF629).")
-    name: str | None = strawberry.field(description="The customer's name.")
+    name: str | None = strawberry.field(
+        description="The customer's name. Initials only, for analysts.",
+        extensions=[Masked(INITIALS)],
+    )
     status: str | None = strawberry.field(description="CRM status, e.g. approved, suspended.")
     status_reason: str | None = strawberry.field(description="Why the status is what it is.")
     record: strawberry.Private[CustomerRecord]

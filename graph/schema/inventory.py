@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import strawberry
 
+from graph.auth.masking import HIDDEN, Masked
 from graph.context import Info
 from graph.resolvers import assurance, inventory
 from graph.sources.inventory import Resource as ResourceRecord
@@ -136,7 +137,11 @@ class Resource(Node):
         description="Until when the resource operates (set once it stops)."
     )
     value: str | None = strawberry.field(
-        description="The value of a logical resource, e.g. the phone number of an MSISDN."
+        description=(
+            "The value of a logical resource, e.g. the phone number of an MSISDN. Hidden (null) "
+            "for analysts."
+        ),
+        extensions=[Masked(HIDDEN)],
     )
     serial_number: str | None = strawberry.field(
         description="The manufacturer's serial number of a physical resource (ICCID for a SIM)."
