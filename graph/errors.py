@@ -16,6 +16,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from .sources import BackendNotFound, BackendRejected, BackendTimeout, BackendUnavailable
+from .sources.identity import current_identity
 
 __all__ = ["Code", "ErrorCodes", "GraphError"]
 
@@ -77,7 +78,9 @@ class ErrorCodes(SchemaExtension):
             extensions = dict(error.extensions or {})
             extensions["code"] = code.value
             if code is Code.INTERNAL or code.value.startswith("BACKEND_"):
-                correlation = uuid.uuid4().hex
+                # The operation's correlation id, as backends and the response header carry it.
+                identity = current_identity()
+                correlation = identity.correlation_id if identity else uuid.uuid4().hex
                 extensions["correlationId"] = correlation
                 log.error(
                     "graphql error %s at %s: %r",

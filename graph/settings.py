@@ -14,6 +14,12 @@
 | ``CSM_DEV_IDP`` | trust the development identity provider | on when embedded |
 | ``CSM_DEV_IDP_URL`` | the dev IdP when not embedded (``csm-graph sandbox``) | the TMF root |
 | ``CSM_DEV_IDP_KEY`` | the dev IdP's signing key file | ~/.config/csm-graph/… |
+| ``CSM_BACKEND_AUTHORIZATION`` | the gateway's static ``Authorization`` to backends | — |
+| ``CSM_BACKEND_TOKEN_URL`` | OAuth2 token endpoint for the gateway's client credentials | — |
+| ``CSM_BACKEND_CLIENT_ID`` | its client id (the three OAuth2 variables go together) | — |
+| ``CSM_BACKEND_CLIENT_SECRET`` | its client secret | — |
+| ``CSM_BACKEND_SCOPE`` | scope asked for with the client credentials | — |
+| ``CSM_FORWARD_USER_TOKEN`` | also send the user's token, as ``X-End-User-Token`` | off |
 | ``CSM_SANDBOX_CUSTOMERS`` | customers seeded in the embedded sandbox | 1000 |
 
 With no backend URL configured the gateway runs on its *embedded default*: the TMF sandbox
@@ -30,6 +36,7 @@ from pathlib import Path
 
 from .auth.devidp import dev_key_path
 from .sources.apis import APIS
+from .sources.credentials import BackendAuthConfig, CredentialsConfigError, backend_auth_from_env
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -85,6 +92,7 @@ class Settings:
     dev_idp_url: str | None = None  # None while embedded: the in-process sandbox serves it
     dev_idp_key: Path | None = None  # None: the default path (graph.auth.devidp)
     sandbox_customers: int = 1000
+    backend_auth: BackendAuthConfig = field(default_factory=BackendAuthConfig)
 
     @property
     def embedded(self) -> bool:
@@ -120,7 +128,12 @@ class Settings:
         dev_idp_url = (env.get("CSM_DEV_IDP_URL") or root or "").rstrip("/") or None
         if dev_idp and not embedded and not dev_idp_url:
             raise SettingsError("CSM_DEV_IDP needs CSM_DEV_IDP_URL when backends are configured")
+        try:
+            backend_auth = backend_auth_from_env(env)
+        except CredentialsConfigError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
+            backend_auth=backend_auth,
             backend_urls=urls,
             redis_url=env.get("CSM_REDIS_URL") or None,
             backend_timeout=_number(env, "CSM_BACKEND_TIMEOUT", 5.0),

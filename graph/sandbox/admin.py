@@ -5,6 +5,8 @@
 - ``DELETE /admin/faults`` -- clear all faults
 - ``GET /admin/stats`` / ``DELETE /admin/stats`` -- request counts per API, and reset
 - ``GET /admin/events`` -- hub subscriptions and delivery counts
+- ``GET /admin/requests[?api=TMF629]`` / ``DELETE /admin/requests`` -- per API, the selected
+  headers of the last requests, oldest first (credentials as fingerprints), and forget them
 """
 
 from __future__ import annotations
@@ -56,9 +58,18 @@ def add_admin_routes(app: web.Application, board: FaultBoard, backend: Backend) 
         ]
         return _json({"subscriptions": subs, **backend.hub.stats})
 
+    async def get_requests(request: web.Request) -> web.Response:
+        return _json(board.recent_requests(request.query.get("api")))
+
+    async def clear_requests(request: web.Request) -> web.Response:
+        board.recent.clear()
+        return web.Response(status=204)
+
     app.router.add_get("/admin/faults", get_faults)
     app.router.add_put("/admin/faults/{api}", put_fault)
     app.router.add_delete("/admin/faults", clear_faults)
     app.router.add_get("/admin/stats", get_stats)
     app.router.add_delete("/admin/stats", reset_stats)
     app.router.add_get("/admin/events", get_events)
+    app.router.add_get("/admin/requests", get_requests)
+    app.router.add_delete("/admin/requests", clear_requests)

@@ -5,14 +5,20 @@ and need to count what the gateway asked of each. The middleware here does both 
 request under an API's base path; ``/admin/faults`` and ``/admin/stats`` drive it (see
 docs/sandbox.md). "down" either answers 503 or drops the connection without an answer, the
 nearest a shared port gets to a refused connection.
+
+It also keeps, per API, the selected headers of the last ``RECENT_REQUESTS`` requests
+(:data:`RECORDED_HEADERS`; ``GET /admin/requests``), so that tests can see what a gateway sent.
+Credentials are never stored: ``Authorization`` and ``X-End-User-Token`` are kept only as a
+:func:`fingerprint`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Final
@@ -23,12 +29,35 @@ from aiohttp.typedefs import Middleware
 from .errors import TmfError, error_response
 from .registry import APIS
 
-__all__ = ["Fault", "FaultBoard", "fault_middleware"]
+__all__ = ["RECORDED_HEADERS", "Fault", "FaultBoard", "fault_middleware", "fingerprint"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 DOWN_MODES: Final = (None, "503", "reset")
 MAX_HANG_SECONDS: Final = 600.0
+RECENT_REQUESTS: Final = 200  # per API
+RECORDED_HEADERS: Final = (
+    "Authorization",
+    "X-Correlation-ID",
+    "X-End-User-Subject",
+    "X-End-User-Role",
+    "X-End-User-Customer",
+    "X-End-User-Channel",
+    "X-End-User-Assurance",
+    "X-End-User-Token",
+)
+_SECRET_HEADERS: Final = frozenset({"Authorization", "X-End-User-Token"})
+_MAX_RECORDED_VALUE: Final = 256
+
+
+def fingerprint(value: str) -> str:
+    """A credential as recorded: its scheme, then a short hash and the length of the rest
+    (``Bearer sha256:1f2e3d4c5b6a len=43``), never the credential itself."""
+    scheme, sep, rest = value.partition(" ")
+    if not sep:
+        scheme, rest = "", value
+    digest = hashlib.sha256(rest.encode()).hexdigest()[:12]
+    return f"{scheme + ' ' if scheme else ''}sha256:{digest} len={len(rest)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +107,27 @@ class FaultBoard:
         self.by_method: Counter[tuple[str, str]] = Counter()
         self._random = random.Random(seed)
         self._changed = asyncio.Event()
+        self.recent: dict[str, deque[dict[str, Any]]] = {}
         for key, fault in (faults or {}).items():
             self.set(key, fault)
+
+    def record(self, api: str, request: web.Request) -> None:
+        """Keep the selected headers of one request (credentials as fingerprints only)."""
+        headers: dict[str, str] = {}
+        for name in RECORDED_HEADERS:
+            value = request.headers.get(name)
+            if value is not None:
+                value = fingerprint(value) if name in _SECRET_HEADERS else value
+                headers[name] = value[:_MAX_RECORDED_VALUE]
+        entry = {"method": request.method, "path": request.path, "headers": headers}
+        self.recent.setdefault(api, deque(maxlen=RECENT_REQUESTS)).append(entry)
+
+    def recent_requests(self, api: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        return {
+            key: list(entries)
+            for key, entries in sorted(self.recent.items())
+            if api is None or key == api
+        }
 
     def api_of(self, path: str) -> str | None:
         parts = path.split("/", 4)  # "", "tmf-api", name, "v4", rest
@@ -152,6 +200,7 @@ def fault_middleware(board: FaultBoard) -> Middleware:
             return await handler(request)
         board.requests[api] += 1
         board.by_method[(api, request.method)] += 1
+        board.record(api, request)
         injected = await board.apply(api, request)
         if injected is not None:
             return injected

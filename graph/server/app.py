@@ -23,6 +23,7 @@ from graph.observability import Metrics
 from graph.schema import build_schema
 from graph.settings import Settings
 from graph.sources import APIS, BackendError, open_clients
+from graph.sources.credentials import open_service_credentials
 
 from .graphiql import add_graphiql_routes, assets_dir_from_env
 from .state import GATEWAY, Gateway
@@ -121,8 +122,19 @@ def create_app(settings: Settings | None = None) -> web.Application:
             gateway.authenticator = Authenticator(
                 token_verifier(settings, idp_url, idp_session), settings.client_channels
             )
+            if not settings.embedded and settings.backend_auth.mode == "none":
+                log.warning("no backend credentials configured: backends get no Authorization")
+            credentials = await stack.enter_async_context(
+                open_service_credentials(settings.backend_auth, settings.backend_timeout)
+            )
             clients = await stack.enter_async_context(
-                open_clients(urls, settings.backend_timeout, gateway.metrics.observe_backend)
+                open_clients(
+                    urls,
+                    settings.backend_timeout,
+                    gateway.metrics.observe_backend,
+                    credentials=credentials,
+                    forward_user_token=settings.backend_auth.forward_user_token,
+                )
             )
             gateway.attach(clients)
             yield

@@ -29,6 +29,14 @@ from graph.auth.scope import sources_for
 from graph.context import Context
 from graph.errors import Code
 from graph.loaders import Loaders
+from graph.sources.identity import (
+    CALLER,
+    CORRELATION_ID,
+    CallerIdentity,
+    bound_identity,
+    correlation_id_from,
+    new_correlation_id,
+)
 
 from .graphiql import GRAPHIQL_ASSETS, render_graphiql
 from .state import GATEWAY
@@ -66,6 +74,24 @@ def _unauthenticated(request: web.Request, reason: str) -> web.Response:
         content_type=media,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
+
+
+def _bearer_token(authorization: str | None) -> str | None:
+    """The raw token of a (verified) ``Bearer`` header: forwarded to backends only where
+    ``CSM_FORWARD_USER_TOKEN`` is on (see :mod:`graph.sources.identity`)."""
+    if not authorization:
+        return None
+    return authorization.strip().partition(" ")[2].strip() or None
+
+
+def _ws_token(params: dict[str, Any] | None) -> str | None:
+    if not params:
+        return None
+    header = params.get("Authorization") or params.get("authorization")
+    if isinstance(header, str):
+        return _bearer_token(header)
+    token = params.get("token")
+    return token if isinstance(token, str) and token else None
 
 
 def scope_context(context: Context, principal: Principal) -> None:
@@ -106,6 +132,11 @@ class GraphView(GraphQLView[Context, None]):
             log.info("websocket refused: %s", exc.reason)
             raise ConnectionRejectionError from None
         scope_context(context, principal)
+        # The connection's operations run as tasks started from here: they inherit this
+        # identity (one correlation id per connection).
+        CALLER.set(
+            CallerIdentity.of(principal, new_correlation_id(), _ws_token(context.connection_params))
+        )
         if principal.expires_at is not None and isinstance(context.response, web.WebSocketResponse):
             self._close_at_expiry(context.response, principal.expires_at)
         return await super().on_ws_connect(context)
@@ -155,15 +186,21 @@ class GraphView(GraphQLView[Context, None]):
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         gateway = request.app[GATEWAY]
+        correlation_id = correlation_id_from(request.headers)
+        authorization = request.headers.get("Authorization")
         try:
-            principal = await gateway.authenticator.from_header(
-                request.headers.get("Authorization")
-            )
+            principal = await gateway.authenticator.from_header(authorization)
         except InvalidToken as exc:
             gateway.metrics.graphql_requests.labels("unknown", "unauthenticated").inc()
-            return _unauthenticated(request, exc.reason)
+            refused = _unauthenticated(request, exc.reason)
+            refused.headers[CORRELATION_ID] = correlation_id
+            return refused
         request[_PRINCIPAL] = principal
-        response = await super().__call__(request)
+        identity = CallerIdentity.of(principal, correlation_id, _bearer_token(authorization))
+        with bound_identity(identity):
+            response = await super().__call__(request)
+        if not response.prepared:
+            response.headers[CORRELATION_ID] = correlation_id
         if _wants_graphql_response(request) and response.content_type == "application/json":
             response.content_type = GRAPHQL_RESPONSE
         gateway.metrics.graphql_seconds.labels(principal.channel).observe(

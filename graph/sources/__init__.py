@@ -16,6 +16,7 @@ import aiohttp
 from . import assurance, billing, crm, fulfillment, inventory
 from .apis import API_BY_KEY, APIS, ApiInfo
 from .client import Observer, ResourceSource, TmfClient
+from .credentials import ServiceCredentials
 from .errors import (
     BackendError,
     BackendNotFound,
@@ -94,8 +95,12 @@ async def open_clients(
     timeout_seconds: float,
     observer: Observer,
     page_size: int = 1000,
+    credentials: ServiceCredentials | None = None,
+    forward_user_token: bool = False,
 ) -> AsyncIterator[dict[str, TmfClient]]:
-    """One client (and one ClientSession) per API, closed when the block exits."""
+    """One client (and one ClientSession) per API, closed when the block exits; every request
+    carries ``credentials`` (the gateway's own; none by default) and the identity headers of
+    :mod:`.identity`, with the end user's token only if ``forward_user_token``."""
     sessions: list[aiohttp.ClientSession] = []
     clients: dict[str, TmfClient] = {}
     try:
@@ -105,7 +110,15 @@ async def open_clients(
                 connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
             )
             sessions.append(session)
-            clients[api.key] = TmfClient(api.key, base_urls[api.key], session, observer, page_size)
+            clients[api.key] = TmfClient(
+                api.key,
+                base_urls[api.key],
+                session,
+                observer,
+                page_size,
+                credentials=credentials,
+                forward_user_token=forward_user_token,
+            )
         yield clients
     finally:
         for session in sessions:

@@ -4,7 +4,9 @@ One :class:`TmfClient` per API owns that API's ``aiohttp.ClientSession`` for the
 It speaks TMF630: ``fields=`` projection, comma-list filters for batches (chunked so that a URL
 stays short), paging that follows ``X-Total-Count`` (remaining pages fetched concurrently), TMF
 Error bodies and network failures mapped to :mod:`.errors`, and orjson decoding. Every request
-is reported to an observer (metrics) with its API, method, outcome and duration.
+is reported to an observer (metrics) with its API, method, outcome and duration, and carries
+the gateway's own credential (:mod:`.credentials`) and the end user's identity and correlation
+id of the operation it serves (:mod:`.identity`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any, Final, Generic, TypeVar, cast
 import aiohttp
 import orjson
 
+from .credentials import NoCredentials, ServiceCredentials
 from .errors import (
     BackendNotFound,
     BackendRejected,
     BackendTimeout,
     BackendUnavailable,
 )
+from .identity import backend_headers, current_identity
 
 __all__ = ["Observer", "ResourceSource", "TmfClient"]
 
@@ -50,12 +54,16 @@ class TmfClient:
         session: aiohttp.ClientSession,
         observer: Observer = _ignore,
         page_size: int = 1000,
+        credentials: ServiceCredentials | None = None,
+        forward_user_token: bool = False,
     ) -> None:
         self.api = api
         self.base_url = base_url.rstrip("/")
         self.session = session
         self.observer = observer
         self.page_size = page_size
+        self.credentials: ServiceCredentials = credentials or NoCredentials()
+        self.forward_user_token = forward_user_token
 
     async def _request(
         self,
@@ -67,7 +75,11 @@ class TmfClient:
     ) -> tuple[int, Mapping[str, str], Any]:
         url = f"{self.base_url}/{path}"
         data = orjson.dumps(body) if body is not None else None
-        headers = {"Accept": "application/json"}
+        headers = backend_headers(current_identity(), self.forward_user_token)
+        headers["Accept"] = "application/json"
+        authorization = await self.credentials.authorization(self.api)
+        if authorization is not None:
+            headers["Authorization"] = authorization
         if data is not None:
             headers["Content-Type"] = content_type
         started = time.perf_counter()
