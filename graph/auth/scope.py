@@ -21,6 +21,7 @@ the query makes anyway, so scoping adds no backend request to a typical query.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -28,11 +29,13 @@ from graph.auth.principal import Principal, Role
 from graph.sources import ResourceSource, Sources
 
 if TYPE_CHECKING:
+    from graph.auth.audit import AccessLog
     from graph.loaders import Loaders
 
 __all__ = ["PUBLIC", "Scope", "scoped_sources", "sources_for"]
 
 R = TypeVar("R", bound=Mapping[str, Any])
+_log = logging.getLogger(__name__)
 
 PUBLIC: Final = frozenset({"productOffering", "productOfferingPrice", "category"})
 # Resources that name their customer in relatedParty (checked in the seeded data and the specs).
@@ -173,6 +176,63 @@ class ScopedSource(ResourceSource[R]):
         records = await super().search(self._extra(params) or {}, _with_keys(fields))
         return await self.scope.admit(self.resource, records)
 
+    async def page(self, params: Mapping[str, str], offset: int, limit: int) -> tuple[list[R], int]:
+        records, total = await super().page(self._extra(params) or {}, offset, limit)
+        admitted = await self.scope.admit(self.resource, records)
+        return admitted, total - (len(records) - len(admitted))
+
+
+class ObservedSource(ResourceSource[R]):
+    """An agent's source: reads everything, and reports every record a read (or a write)
+    returns to the request's access log -- here, at the source boundary, so that no resolver
+    can read for an agent without it being recorded."""
+
+    def __init__(self, inner: ResourceSource[R], access: AccessLog) -> None:
+        super().__init__(inner.client, inner.resource)
+        self.access = access
+
+    def _seen(self, records: list[R]) -> list[R]:
+        self.access.observe(self.resource, records)
+        return records
+
+    async def get(self, record_id: str, fields: Iterable[str] | None = None) -> R | None:
+        record = await super().get(record_id, _with_keys(fields))
+        if record is not None:
+            self._seen([record])
+        return record
+
+    async def by_ids(
+        self,
+        ids: Sequence[str],
+        fields: Iterable[str] | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> list[R]:
+        return self._seen(await super().by_ids(ids, _with_keys(fields), extra))
+
+    async def by_ref(
+        self,
+        path: str,
+        values: Sequence[str],
+        fields: Iterable[str] | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> list[R]:
+        return self._seen(await super().by_ref(path, values, _with_keys(fields), extra))
+
+    async def search(
+        self, params: Mapping[str, str], fields: Iterable[str] | None = None
+    ) -> list[R]:
+        return self._seen(await super().search(params, _with_keys(fields)))
+
+    async def page(self, params: Mapping[str, str], offset: int, limit: int) -> tuple[list[R], int]:
+        records, total = await super().page(params, offset, limit)
+        return self._seen(records), total
+
+    async def create(self, body: dict[str, Any]) -> R:
+        return self._seen([await super().create(body)])[0]
+
+    async def patch(self, record_id: str, body: dict[str, Any]) -> R:
+        return self._seen([await super().patch(record_id, body)])[0]
+
 
 class DeniedSource(ResourceSource[R]):
     """Anonymous callers: nothing but the public catalogue, and no backend request at all."""
@@ -202,6 +262,9 @@ class DeniedSource(ResourceSource[R]):
     ) -> list[R]:
         return []
 
+    async def page(self, params: Mapping[str, str], offset: int, limit: int) -> tuple[list[R], int]:
+        return [], 0
+
 
 # The attributes ownership rules read; a projected request must still bring them back.
 _OWNERSHIP_KEYS: Final = (
@@ -229,9 +292,24 @@ def _map_sources(
     )
 
 
-def sources_for(principal: Principal, raw: Sources) -> tuple[Sources, Scope | None]:
-    """The sources a principal's request may use, and its scope (None: unrestricted/denied)."""
-    if principal.role in (Role.AGENT, Role.ANALYST):
+def sources_for(
+    principal: Principal, raw: Sources, access: AccessLog | None = None
+) -> tuple[Sources, Scope | None]:
+    """The sources a principal's request may use, and its scope (None: unrestricted/denied).
+
+    An agent reads everything, observed: every record a read returns is reported to the
+    request's ``access`` log, from which :class:`graph.auth.audit.AuditWriter` records the
+    agent's access as TMF683 party interactions. Analysts read everything, unrecorded (they
+    do not act for a customer; see :mod:`graph.auth.audit`).
+    """
+    if principal.role is Role.AGENT:
+        if access is None:
+            _log.warning("agent %s: no access log, reads NOT recorded", principal.subject)
+            return raw, None
+        return _map_sources(
+            raw, lambda s: s if s.resource in PUBLIC else ObservedSource(s, access)
+        ), None
+    if principal.role is Role.ANALYST:
         return raw, None
     if principal.role is Role.CUSTOMER and principal.customer_id:
         scope = Scope(principal.customer_id, raw)

@@ -44,6 +44,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.audit_records = Counter(
+            "csm_audit_records_total",
+            "Agent-access records (TMF683 party interactions), by outcome: queued, written, "
+            "retried (a failed attempt retried), spilled (to the spill file), lost.",
+            ("outcome",),
+            registry=self.registry,
+        )
         self.cache_requests = Counter(
             "csm_cache_requests_total",
             "Cache lookups, by cache and result (hit, miss).",
@@ -54,6 +61,9 @@ class Metrics:
     def observe_backend(self, api: str, method: str, status: str, seconds: float) -> None:
         self.backend_requests.labels(api, method, status).inc()
         self.backend_seconds.labels(api, method).observe(seconds)
+
+    def observe_audit(self, outcome: str, count: int) -> None:
+        self.audit_records.labels(outcome).inc(count)
 
     def backend_request_count(self) -> int:
         """All backend requests so far (tests pin batching with it)."""

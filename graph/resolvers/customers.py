@@ -9,7 +9,7 @@ from graph.context import Info
 from graph.errors import Code, GraphError
 from graph.sources.crm import Customer, Individual
 
-__all__ = ["customer_by_id", "me", "person_of", "search_customers"]
+__all__ = ["customer_by_id", "customers_page", "me", "person_of", "search_customers"]
 
 _CUSTOMER_ID: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PHONE: Final = re.compile(r"^\+?[0-9 ()/-]{6,20}$")
@@ -36,14 +36,20 @@ async def customer_by_id(info: Info, customer_id: str) -> Customer:
     return record
 
 
+async def customers_page(info: Info, offset: int, limit: int) -> tuple[list[Customer], int]:
+    """One page of all customers, paged at the CRM (a list of every customer would be read --
+    and, for agents, recorded as viewed -- in full otherwise)."""
+    return await info.context.sources.customer.page({}, offset, limit)
+
+
 async def search_customers(info: Info, search: str | None) -> list[Customer]:
     """Customers matching ``search``: a customer id, an e-mail address, a phone number, or an
-    exact full or family name. Without ``search``: every customer (paged by the caller)."""
+    exact full or family name."""
     ctx = info.context
     sources = ctx.sources
     text = (search or "").strip()
     if not text:
-        return await sources.customer.search({})
+        raise GraphError("`search` must not be empty.", Code.BAD_USER_INPUT)
     if len(text) > 100:
         raise GraphError("`search` is at most 100 characters.", Code.BAD_USER_INPUT)
     people: list[Individual]

@@ -32,10 +32,12 @@ __all__ = [
     "PageInfo",
     "as_text",
     "build_node",
+    "connection_from_page",
     "decode_global_id",
     "encode_global_id",
     "enum_member",
     "money",
+    "page_window",
     "paginate",
     "parse_date",
     "parse_datetime",
@@ -228,6 +230,29 @@ def check_first(first: int | None, maximum: int) -> int:
     if first < 0 or first > maximum:
         raise GraphError(f"`first` must be between 0 and {maximum}.", Code.BAD_USER_INPUT)
     return first
+
+
+def page_window(first: int | None, after: str | None, maximum: int) -> tuple[int, int]:
+    """(offset, limit) of the page a connection's arguments ask for."""
+    size = check_first(first, maximum)
+    return (_offset(after) + 1 if after else 0), size
+
+
+def connection_from_page(
+    records: Sequence[Any], offset: int, total: int, build: Callable[[Any], T]
+) -> Connection[T]:
+    """A connection over one page fetched at the backend (``offset`` into ``total``)."""
+    edges = [Edge(cursor=_cursor(offset + i), node=build(r)) for i, r in enumerate(records)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=offset + len(records) < total,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )
 
 
 def paginate(

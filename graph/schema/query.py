@@ -16,7 +16,9 @@ from graph.schema.common import (
     Connection,
     First,
     Node,
+    connection_from_page,
     decode_global_id,
+    page_window,
     paginate,
 )
 from graph.schema.customer import Customer
@@ -71,8 +73,12 @@ class Query:
         first: First = None,
         after: After = None,
     ) -> Connection[Customer]:
-        found = await customers.search_customers(info, search)
         maximum = info.context.settings.max_page_size
+        if not (search or "").strip():
+            offset, limit = page_window(first, after, maximum)
+            records, total = await customers.customers_page(info, offset, limit)
+            return connection_from_page(records, offset, total, Customer.from_record)
+        found = await customers.search_customers(info, search)
         return paginate(found, first, after, maximum, Customer.from_record)
 
     @strawberry.field(

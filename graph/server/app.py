@@ -16,6 +16,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from graph.auth.audit import AuditWriter
 from graph.auth.authenticator import Authenticator
 from graph.auth.devidp import DEV_AUDIENCE, DEV_ISSUER, dev_key_path
 from graph.auth.tokens import TokenConfig, TokenVerifier
@@ -99,7 +100,12 @@ def token_verifier(
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
-    gateway = Gateway(settings=settings, metrics=Metrics())
+    gateway_metrics = Metrics()
+    gateway = Gateway(
+        settings=settings,
+        metrics=gateway_metrics,
+        audit=AuditWriter(settings.audit_spill_path, observer=gateway_metrics.observe_audit),
+    )
     app = web.Application()
     app[GATEWAY] = gateway
 
@@ -137,6 +143,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
                 )
             )
             gateway.attach(clients)
+            # Entered after the clients, so stopped (and flushed) before they close.
+            await stack.enter_async_context(gateway.audit.running(gateway.sources.interaction))
             yield
 
     app.cleanup_ctx.append(lifecycle)

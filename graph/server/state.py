@@ -7,6 +7,7 @@ from typing import Final
 
 from aiohttp import web
 
+from graph.auth.audit import AuditWriter
 from graph.auth.authenticator import Authenticator
 from graph.observability import Metrics
 from graph.settings import Settings
@@ -22,6 +23,7 @@ class Gateway:
     clients: dict[str, TmfClient] = field(default_factory=dict)
     sandbox_url: str | None = None
     authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
+    audit: AuditWriter = field(default_factory=AuditWriter)  # agents' access -> TMF683
     _sources: Sources | None = None
 
     @property

@@ -24,6 +24,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from graph.auth import ANONYMOUS, Principal
+from graph.auth.audit import AccessLog, access_log_for
 from graph.auth.authenticator import InvalidToken
 from graph.auth.scope import sources_for
 from graph.context import Context
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
 _SUB: Final = web.RequestKey("csm.sub_response", web.Response)
 _PRINCIPAL: Final = web.RequestKey("csm.principal", Principal)
+_ACCESS: Final = web.RequestKey("csm.access", AccessLog)
 WS_TOKEN_EXPIRED: Final = 4401
 
 
@@ -97,7 +99,12 @@ def _ws_token(params: dict[str, Any] | None) -> str | None:
 def scope_context(context: Context, principal: Principal) -> None:
     """Give the context its principal, and sources and loaders scoped to that principal: the
     one place object-level authorization is wired in (see :mod:`graph.auth.scope`)."""
-    sources, scope = sources_for(principal, context.request.app[GATEWAY].sources)
+    access = access_log_for(principal)  # agents only: their reads are recorded
+    sources, scope = sources_for(principal, context.request.app[GATEWAY].sources, access)
+    if access is not None:
+        context.request[_ACCESS] = access
+    else:
+        context.request.pop(_ACCESS, None)
     context.principal = principal
     context.sources = sources
     context.loaders = Loaders()
@@ -197,8 +204,13 @@ class GraphView(GraphQLView[Context, None]):
             return refused
         request[_PRINCIPAL] = principal
         identity = CallerIdentity.of(principal, correlation_id, _bearer_token(authorization))
-        with bound_identity(identity):
-            response = await super().__call__(request)
+        try:
+            with bound_identity(identity):
+                response = await super().__call__(request)
+        finally:
+            access = request.get(_ACCESS)
+            if access is not None:
+                gateway.audit.finish(access)  # queues TMF683 records; never waits
         if not response.prepared:
             response.headers[CORRELATION_ID] = correlation_id
         if _wants_graphql_response(request) and response.content_type == "application/json":

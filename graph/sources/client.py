@@ -144,14 +144,22 @@ class TmfClient:
     async def _page(
         self, resource: str, query: Mapping[str, str], offset: int
     ) -> tuple[list[Record], int]:
-        params = {**query, "offset": str(offset), "limit": str(self.page_size)}
+        """A page and how many records remain from ``offset`` on."""
+        records, total = await self.page(resource, query, offset, self.page_size)
+        return records, total - offset
+
+    async def page(
+        self, resource: str, query: Mapping[str, str], offset: int, limit: int
+    ) -> tuple[list[Record], int]:
+        """One page of records and the backend's total count of matches."""
+        params = {**query, "offset": str(offset), "limit": str(limit)}
         _, headers, body = await self._request("GET", resource, params)
         if not isinstance(body, list):
             raise BackendUnavailable(self.api, f"GET {resource}: not a list")
         try:
-            total = int(headers.get("X-Total-Count", len(body) + offset)) - offset
+            total = int(headers.get("X-Total-Count", len(body) + offset))
         except ValueError:
-            total = len(body)
+            total = len(body) + offset
         return cast(list[Record], body), total
 
     async def batch(
@@ -244,6 +252,11 @@ class ResourceSource(Generic[R]):
         self, params: Mapping[str, str], fields: Iterable[str] | None = None
     ) -> list[R]:
         return cast(list[R], await self.client.list_all(self.resource, params, fields))
+
+    async def page(self, params: Mapping[str, str], offset: int, limit: int) -> tuple[list[R], int]:
+        """One page of matches at the backend, and the total number of matches."""
+        records, total = await self.client.page(self.resource, params, offset, limit)
+        return cast(list[R], records), total
 
     async def create(self, body: Record) -> R:
         return cast(R, await self.client.create(self.resource, body))
