@@ -21,6 +21,8 @@
 | ``CSM_BACKEND_SCOPE`` | scope asked for with the client credentials | — |
 | ``CSM_FORWARD_USER_TOKEN`` | also send the user's token, as ``X-End-User-Token`` | off |
 | ``CSM_SANDBOX_CUSTOMERS`` | customers seeded in the embedded sandbox | 1000 |
+| ``CSM_INTROSPECTION`` | introspection for everyone (1) or only analysts (0) | on in development |
+| ``CSM_OPERATIONS_MANIFEST`` | trusted operations of kiosk and IVR | the packaged one |
 | ``CSM_AUDIT_SPILL`` | agent-access records TMF683 could not take (JSON lines) | temp dir |
 
 With no backend URL configured the gateway runs on its *embedded default*: the TMF sandbox
@@ -93,6 +95,10 @@ class Settings:
     dev_idp_url: str | None = None  # None while embedded: the in-process sandbox serves it
     dev_idp_key: Path | None = None  # None: the default path (graph.auth.devidp)
     sandbox_customers: int = 1000
+    # None: introspection on in development (dev IdP trusted), else only for the roles the
+    # channel policy names (analysts); True / False: on / off for everyone else.
+    introspection: bool | None = None
+    operations_manifest: Path | None = None  # None: the packaged graph/operations/manifest.json
     audit_spill_path: Path | None = None  # None: graph.auth.audit.default_spill_path()
     backend_auth: BackendAuthConfig = field(default_factory=BackendAuthConfig)
 
@@ -148,5 +154,11 @@ class Settings:
             dev_idp_url=None if embedded else dev_idp_url,
             dev_idp_key=dev_key_path(env) if env.get("CSM_DEV_IDP_KEY") else None,
             sandbox_customers=int(_number(env, "CSM_SANDBOX_CUSTOMERS", 1000)),
+            introspection=(
+                _flag(env["CSM_INTROSPECTION"], False) if env.get("CSM_INTROSPECTION") else None
+            ),
+            operations_manifest=(
+                Path(env["CSM_OPERATIONS_MANIFEST"]) if env.get("CSM_OPERATIONS_MANIFEST") else None
+            ),
             audit_spill_path=Path(env["CSM_AUDIT_SPILL"]) if env.get("CSM_AUDIT_SPILL") else None,
         )

@@ -26,6 +26,9 @@ class GraphSchema(strawberry.Schema):
 
 
 def build_schema() -> strawberry.Schema:
+    # graph.server imports this module (create_app builds the schema): import at call time.
+    from graph.server.policy_extension import ChannelPolicyExtension
+
     node_types = [
         getattr(module, name) for module in DOMAINS for name in module.__all__ if name in NODE_KINDS
     ]
@@ -35,5 +38,7 @@ def build_schema() -> strawberry.Schema:
         ErrorCodes,
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
+        # After ValidationCache, so that its refusals replace validation's answer.
+        ChannelPolicyExtension,
     ]
     return GraphSchema(query=Query, types=node_types, extensions=extensions)

@@ -21,6 +21,7 @@ from graph.auth.authenticator import Authenticator
 from graph.auth.devidp import DEV_AUDIENCE, DEV_ISSUER, dev_key_path
 from graph.auth.tokens import TokenConfig, TokenVerifier
 from graph.observability import Metrics
+from graph.operations import manifest_at
 from graph.schema import build_schema
 from graph.settings import Settings
 from graph.sources import APIS, BackendError, open_clients
@@ -100,6 +101,7 @@ def token_verifier(
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
+    manifest_at(settings.operations_manifest)  # a bad manifest stops the start (ManifestError)
     gateway_metrics = Metrics()
     gateway = Gateway(
         settings=settings,

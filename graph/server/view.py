@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 from aiohttp import web
@@ -112,6 +112,21 @@ def scope_context(context: Context, principal: Principal) -> None:
         scope.bind(context.loaders)
 
 
+def _ensure_codes(body: GraphQLHTTPResponse) -> None:
+    """Every error leaves with a code. Errors raised before the schema's extensions see the
+    result (a syntax error caught by the parser cache) arrive without one: a request error
+    without a path is the client's (BAD_USER_INPUT); anything else is masked as INTERNAL."""
+    errors = cast(list[dict[str, Any]], body.get("errors") or [])
+    for error in errors:
+        extensions = error.setdefault("extensions", {})
+        if "code" not in extensions:
+            if error.get("path") is None:
+                extensions["code"] = Code.BAD_USER_INPUT.value
+            else:
+                extensions["code"] = Code.INTERNAL.value
+                error["message"] = "Internal error."
+
+
 class GraphView(GraphQLView[Context, None]):
     async def render_graphql_ide(self, request: web.Request) -> web.Response:
         """A browser GET: GraphiQL from the gateway's own assets (see :mod:`.graphiql`)."""
@@ -173,6 +188,7 @@ class GraphView(GraphQLView[Context, None]):
         self, request: web.Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         body = process_result(result)
+        _ensure_codes(body)
         outcome = "ok" if not result.errors else ("partial" if result.data else "error")
         channel = request.get(_PRINCIPAL, ANONYMOUS).channel
         request.app[GATEWAY].metrics.graphql_requests.labels(channel, outcome).inc()

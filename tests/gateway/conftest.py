@@ -69,7 +69,7 @@ def token_for(principal: str, key_path: Path, ttl: int = 600) -> str:
     (``customer:cus-000001``, ``agent:a1@agent-desktop``, ``analyst:x``)."""
     spec, _, channel = principal.partition("@")
     role, _, subject = spec.partition(":")
-    default_channel = "agent-desktop" if role == "agent" else "web"
+    default_channel = "agent-desktop" if role in ("agent", "analyst") else "web"
     return mint(
         load_or_create_key(key_path),
         role=role,

@@ -179,7 +179,7 @@ async def test_a_customer_search_records_each_customer_found(
 ) -> None:
     query = """query { customers(search: "Weber", first: 10) {
       edges { node { reference person { familyName } } } } }"""
-    result = await gql(query, principal="agent:a2@ivr")
+    result = await gql(query, principal="agent:a2@agent-desktop")
     assert "errors" not in result, result
     found = [e["node"]["reference"] for e in result["data"]["customers"]["edges"]]
     assert len(found) == 3
@@ -188,7 +188,7 @@ async def test_a_customer_search_records_each_customer_found(
     for customer in found:
         [interaction] = await audit_records(http, sandbox, customer)
         assert {p["id"] for p in interaction["relatedParty"]} == {customer, "a2"}
-        assert [c["id"] for c in interaction["channel"]] == ["ivr"]
+        assert [c["id"] for c in interaction["channel"]] == ["agent-desktop"]
         assert set(viewed(interaction)) == {"customer", "individual"}
 
 

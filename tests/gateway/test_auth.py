@@ -125,7 +125,7 @@ async def test_no_token_is_anonymous_and_the_catalogue_is_public(
 async def test_the_channel_comes_from_the_token_not_from_headers(
     gateway: RunningGateway, http: aiohttp.ClientSession, dev_idp_key: Path
 ) -> None:
-    token = token_for("customer:cus-000001@kiosk", dev_idp_key)
+    token = token_for("customer:cus-000001@app", dev_idp_key)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
                "X-Channel": "agent-desktop", "X-Dev-Principal": "agent:a1"}  # fmt: skip
     async with http.post(
@@ -134,7 +134,7 @@ async def test_the_channel_comes_from_the_token_not_from_headers(
         assert r.status == 200
     async with http.get(f"{gateway.url}/metrics") as r:
         metrics = await r.text()
-    assert 'csm_graphql_requests_total{channel="kiosk",outcome="ok"}' in metrics
+    assert 'csm_graphql_requests_total{channel="app",outcome="ok"}' in metrics
     # a header claiming to be an agent changes nothing: still the customer
     async with http.post(
         f"{gateway.url}/graphql",

@@ -48,6 +48,7 @@ async def test_graphql_response_json_makes_request_errors_400_without_data(
         assert content_type == media
         assert "data" not in body
         assert body["errors"]
+        assert body["errors"][0]["extensions"]["code"] in ("BAD_USER_INPUT", "UNAUTHENTICATED")
     status, content_type, body = await post(
         http, gateway, {"query": QUERY}, accept=media, auth=agent
     )
