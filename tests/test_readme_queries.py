@@ -30,3 +30,10 @@ def test_readme_example_validates(document: str) -> None:
     schema = build_schema()._schema
     errors = validate(schema, parse(document))
     assert not errors, errors
+
+
+def test_the_readme_kiosk_example_is_the_trusted_operation() -> None:
+    from graph.operations import load_manifest
+
+    kiosk = next(op for op in load_manifest().values() if op.name == "KioskBill")
+    assert kiosk.document.strip() in README.read_text(encoding="utf-8")
