@@ -3,6 +3,8 @@ the token, WebSocket authentication and expiry, and the `csm-graph token` comman
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import jwt
 import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from graph.auth.devidp import DEV_AUDIENCE, DEV_ISSUER, load_or_create_key
 from graph.cli import main
@@ -48,6 +51,18 @@ def _unsigned(claims: dict[str, object]) -> str:
     return f"{header}.{body}."
 
 
+def _hmac_with_public_key(
+    claims: dict[str, object], key: ec.EllipticCurvePrivateKey, kid: str
+) -> str:
+    """The key-confusion attack: an HS256 token whose secret is the published public key."""
+    public_pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    header = jwt.utils.base64url_encode(orjson.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}))
+    body = jwt.utils.base64url_encode(orjson.dumps(claims))
+    signed = header + b"." + body
+    mac = hmac.new(public_pem, signed, hashlib.sha256).digest()
+    return (signed + b"." + jwt.utils.base64url_encode(mac)).decode()
+
+
 def forged_tokens(dev_idp_key: Path) -> dict[str, str]:
     key = load_or_create_key(dev_idp_key)
     now = int(time.time())
@@ -83,6 +98,10 @@ def forged_tokens(dev_idp_key: Path) -> dict[str, str]:
             {**claims, "aud": "someone-else"}, key, "ES256", headers={"kid": header["kid"]}
         ),
         "alg none": _unsigned(claims),
+        "HS256 keyed with the public key": _hmac_with_public_key(claims, key, header["kid"]),
+        "not yet valid": jwt.encode(
+            {**claims, "nbf": now + 600}, key, "ES256", headers={"kid": header["kid"]}
+        ),
         "unknown role": jwt.encode(
             {**claims, "role": "admin"}, key, "ES256", headers={"kid": header["kid"]}
         ),
@@ -92,7 +111,8 @@ def forged_tokens(dev_idp_key: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     "case",
     ["garbage", "other key, same kid", "tampered payload", "expired", "wrong issuer",
-     "wrong audience", "alg none", "unknown role"],
+     "wrong audience", "alg none", "HS256 keyed with the public key", "not yet valid",
+     "unknown role"],
 )  # fmt: skip
 async def test_bad_tokens_are_401_unauthenticated(
     gateway: RunningGateway, http: aiohttp.ClientSession, dev_idp_key: Path, case: str
