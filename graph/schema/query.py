@@ -8,6 +8,7 @@ import strawberry
 
 from graph.auth.permissions import IsCustomer, IsSignedIn, IsStaff
 from graph.context import Info
+from graph.errors import GraphError
 from graph.resolvers import customers, nodes
 from graph.resolvers.fulfillment import sellable_offerings
 from graph.schema.common import (
@@ -25,6 +26,15 @@ from graph.schema.customer import Customer
 from graph.schema.fulfillment import ProductOffering
 
 __all__ = ["Query"]
+
+
+def _crm_reference(given: str) -> str:
+    """A Customer global id's backend id, or the CRM reference given as it is."""
+    try:
+        type_name, tmf_id = decode_global_id(given)
+    except GraphError:
+        return given
+    return tmf_id if type_name == "Customer" else given
 
 
 @strawberry.type(description="Read the customer graph.")
@@ -48,11 +58,7 @@ class Query:
             strawberry.argument(description="The customer's global id or CRM reference."),
         ],
     ) -> Customer:
-        reference = str(id)
-        if not reference.startswith("cus-"):
-            type_name, tmf_id = decode_global_id(reference)
-            reference = tmf_id if type_name == "Customer" else ""
-        return Customer.from_record(await customers.customer_by_id(info, reference))
+        return Customer.from_record(await customers.customer_by_id(info, _crm_reference(str(id))))
 
     @strawberry.field(
         description=(

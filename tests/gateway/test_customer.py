@@ -111,3 +111,16 @@ async def test_node_round_trips_a_customer(gql: GQL) -> None:
         principal="agent:a1",
     )
     assert again["data"]["node"] == first["data"]["customer"]
+
+
+async def test_customer_takes_a_global_id_or_a_crm_reference(gql: GQL) -> None:
+    by_reference = await gql(
+        '{ customer(id: "cus-000002") { id reference } }', principal="agent:a1"
+    )
+    global_id = by_reference["data"]["customer"]["id"]
+    by_global = await gql(
+        "query($id: ID!) { customer(id: $id) { id reference } }",
+        {"id": global_id},
+        principal="agent:a1",
+    )
+    assert by_global["data"] == by_reference["data"]
