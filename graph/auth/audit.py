@@ -65,6 +65,7 @@ import orjson
 
 from graph.auth.principal import Principal, Role
 from graph.sources.errors import BackendError, BackendRejected
+from graph.sources.paths import ids_at
 
 __all__ = [
     "REASON",
@@ -98,20 +99,6 @@ _LINKS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "individual": (("id", "individual"),),
     "billingAccount": (("id", "billingAccount"),),
 }
-
-
-def _values(node: Any, path: tuple[str, ...]) -> Iterator[Any]:
-    if isinstance(node, list):
-        for item in node:
-            yield from _values(item, path)
-    elif not path:
-        yield node
-    elif isinstance(node, Mapping) and path[0] in node:
-        yield from _values(node[path[0]], path[1:])
-
-
-def _ids(record: Mapping[str, Any], path: str) -> set[str]:
-    return {v for v in _values(record, tuple(path.split("."))) if isinstance(v, str) and v}
 
 
 def _refs(value: Any) -> Iterator[Mapping[str, Any]]:
@@ -184,12 +171,12 @@ class AccessLog:
                 if resource == "customer":
                     named = {record_id}
                     customer(record_id, record)
-                    people = _ids(record, "engagedParty.id") | {
+                    people = ids_at(record, "engagedParty.id") | {
                         r["id"] for r in _refs(record.get("relatedParty")) if _is(r, "individual")
                     }
                     for person in people:
                         owners.setdefault(("individual", person), set()).add(record_id)
-                    for account in _ids(record, "account.id"):
+                    for account in ids_at(record, "account.id"):
                         owners.setdefault(("billingAccount", account), set()).add(record_id)
                 else:
                     refs = [r for r in _refs(record.get("relatedParty")) if _is(r, "customer")]
@@ -207,7 +194,7 @@ class AccessLog:
         for resource, record in pending:
             linked: set[str] = set()
             for path, target in _LINKS.get(resource, ()):
-                for ref_id in _ids(record, path):
+                for ref_id in ids_at(record, path):
                     linked |= owners.get((target, ref_id), set())
             if not linked:
                 self.unattributed.setdefault(resource, set()).add(record["id"])

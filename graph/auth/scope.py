@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from graph.auth.principal import Principal, Role
 from graph.sources import ResourceSource, Sources
+from graph.sources.paths import ids_at
 
 if TYPE_CHECKING:
     from graph.auth.audit import AccessLog
@@ -43,20 +44,6 @@ BY_RELATED_PARTY: Final = frozenset({
     "billingAccount", "customerBill", "paymentMethod", "usage", "troubleTicket", "productOrder",
     "product", "serviceOrder", "service", "resource", "partyInteraction",
 })  # fmt: skip
-
-
-def _values(node: Any, path: tuple[str, ...]) -> Iterator[Any]:
-    if isinstance(node, list):
-        for item in node:
-            yield from _values(item, path)
-    elif not path:
-        yield node
-    elif isinstance(node, Mapping) and path[0] in node:
-        yield from _values(node[path[0]], path[1:])
-
-
-def _ids(record: Mapping[str, Any], path: str) -> set[Any]:
-    return set(_values(record, tuple(path.split("."))))
 
 
 class Scope:
@@ -97,7 +84,7 @@ class Scope:
         }
 
     async def _mine(self) -> Callable[[Mapping[str, Any]], bool]:
-        return lambda r: self.customer_id in _ids(r, "relatedParty.id")
+        return lambda r: self.customer_id in ids_at(r, "relatedParty.id")
 
     async def _self(self) -> Callable[[Mapping[str, Any]], bool]:
         return lambda r: r.get("id") == self.customer_id
@@ -116,7 +103,7 @@ class Scope:
                 self.customer_id
             )
             mine = {a["id"] for a in accounts}
-            return lambda r: bool(_ids(r, path) & mine)
+            return lambda r: bool(ids_at(r, path) & mine)
 
         return rule
 
@@ -126,7 +113,7 @@ class Scope:
             self.customer_id
         )
         mine = {s["id"] for s in services}
-        return lambda r: bool(_ids(r, "affectedService.id") & mine)
+        return lambda r: bool(ids_at(r, "affectedService.id") & mine)
 
     def _require_loaders(self) -> Loaders:
         if self._loaders is None:

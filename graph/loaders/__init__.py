@@ -10,26 +10,17 @@ caches must never outlive one principal's request.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
 from graph.sources import ResourceSource
+from graph.sources.paths import values_at
 
 __all__ = ["ByIdLoader", "ByRefLoader", "Loaders"]
 
 R = TypeVar("R", bound=Mapping[str, Any])
-
-
-def _values_at(node: Any, path: tuple[str, ...]) -> Iterator[Any]:
-    if isinstance(node, list):
-        for item in node:
-            yield from _values_at(item, path)
-    elif not path:
-        yield node
-    elif isinstance(node, Mapping) and path[0] in node:
-        yield from _values_at(node[path[0]], path[1:])
 
 
 class ByIdLoader(DataLoader[str, R | None], Generic[R]):
@@ -63,7 +54,7 @@ class ByRefLoader(DataLoader[str, list[R]], Generic[R]):
         groups: dict[str, list[R]] = {key: [] for key in keys}
         for record in await self.source.by_ref(self.path, keys):
             self.by_id.prime(record["id"], record)
-            for value in dict.fromkeys(_values_at(record, self._segments)):
+            for value in dict.fromkeys(values_at(record, self._segments)):
                 group = groups.get(value) if isinstance(value, str) else None
                 if group is not None:
                     group.append(record)
