@@ -48,7 +48,9 @@ def classify(error: GraphQLError) -> tuple[Code, str]:
     """The code and the client-safe message for an error."""
     original = error.original_error
     if original is None:
-        return Code.BAD_USER_INPUT, error.message  # parse / validation / variables
+        if error.path is None:
+            return Code.BAD_USER_INPUT, error.message  # parse / validation / variables
+        return Code.INTERNAL, "Internal error."  # e.g. a backend value the schema cannot serialize
     if isinstance(original, GraphError):
         return original.code, str(original)
     if isinstance(original, BackendTimeout):
@@ -60,6 +62,8 @@ def classify(error: GraphQLError) -> tuple[Code, str]:
     if isinstance(original, BackendRejected):
         return Code.BACKEND_UNAVAILABLE, f"The {original.api} backend refused the request."
     if isinstance(original, GraphQLError):
+        if original.original_error is None and original.path is None and error.path is not None:
+            return Code.INTERNAL, "Internal error."  # a nested serialization error
         return classify(original)
     return Code.INTERNAL, "Internal error."
 

@@ -7,7 +7,12 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import (
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 
 from graph.errors import ErrorCodes
 from graph.schema import assurance, billing, customer, fulfillment, inventory
@@ -15,6 +20,9 @@ from graph.schema.common import NODE_KINDS
 from graph.schema.query import Query
 
 __all__ = ["build_schema"]
+
+# A customer-360 document is ~250 tokens; trusted operations fewer.
+MAX_TOKENS = 2000
 
 DOMAINS = (customer, billing, assurance, fulfillment, inventory)
 
@@ -36,8 +44,11 @@ def build_schema() -> strawberry.Schema:
     # documents over and over, so both are cached (bounded LRU, keyed by the document text).
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
-        lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
+        # Before the parser cache, which parses with the token limit it sets: a huge document
+        # is refused cheaply instead of parsed into a tree hundreds of times its size.
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
         # After ValidationCache, so that its refusals replace validation's answer.
         ChannelPolicyExtension,
     ]

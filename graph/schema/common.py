@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeVar
 
 import orjson
 import strawberry
@@ -49,6 +50,10 @@ T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
 
 
+# What a backend id may look like: no commas (TMF's OR separator), spaces or slashes.
+BACKEND_ID: Final = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+
+
 def encode_global_id(type_name: str, tmf_id: str) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{tmf_id}".encode()).decode().rstrip("=")
 
@@ -60,7 +65,7 @@ def decode_global_id(global_id: str) -> tuple[str, str]:
         type_name, _, tmf_id = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise GraphError("Malformed id.", Code.BAD_USER_INPUT) from None
-    if not type_name or not tmf_id:
+    if not type_name or not BACKEND_ID.fullmatch(tmf_id):
         raise GraphError("Malformed id.", Code.BAD_USER_INPUT)
     return type_name, tmf_id
 

@@ -8,10 +8,11 @@ import strawberry
 
 from graph.auth.permissions import IsCustomer, IsSignedIn, IsStaff
 from graph.context import Info
-from graph.errors import GraphError
+from graph.errors import Code, GraphError
 from graph.resolvers import customers, nodes
 from graph.resolvers.fulfillment import sellable_offerings
 from graph.schema.common import (
+    BACKEND_ID,
     NODE_KINDS,
     After,
     Connection,
@@ -33,6 +34,8 @@ def _crm_reference(given: str) -> str:
     try:
         type_name, tmf_id = decode_global_id(given)
     except GraphError:
+        if not BACKEND_ID.fullmatch(given):
+            raise GraphError("Malformed customer reference.", Code.BAD_USER_INPUT) from None
         return given
     return tmf_id if type_name == "Customer" else given
 

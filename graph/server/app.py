@@ -35,6 +35,8 @@ __all__ = ["GATEWAY", "Gateway", "create_app"]
 
 log = logging.getLogger(__name__)
 
+MAX_BODY_BYTES = 64 * 1024
+
 # One cheap read per API for /readyz: a filter on an id nobody has, so any TMF server answers
 # an empty list without work.
 READINESS_PROBES = {
@@ -108,7 +110,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
         metrics=gateway_metrics,
         audit=AuditWriter(settings.audit_spill_path, observer=gateway_metrics.observe_audit),
     )
-    app = web.Application()
+    # GraphQL documents and variables are small; a larger body is refused (413) before any
+    # parsing, so it cannot pin memory or the event loop.
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[GATEWAY] = gateway
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -51,6 +51,7 @@ _SUB: Final = web.RequestKey("csm.sub_response", web.Response)
 _PRINCIPAL: Final = web.RequestKey("csm.principal", Principal)
 _ACCESS: Final = web.RequestKey("csm.access", AccessLog)
 WS_TOKEN_EXPIRED: Final = 4401
+MAX_WS_MESSAGE_BYTES: Final = 64 * 1024
 
 
 def _wants_graphql_response(request: web.Request) -> bool:
@@ -131,6 +132,16 @@ class GraphView(GraphQLView[Context, None]):
     async def render_graphql_ide(self, request: web.Request) -> web.Response:
         """A browser GET: GraphiQL from the gateway's own assets (see :mod:`.graphiql`)."""
         return render_graphiql(request, request.app[GRAPHIQL_ASSETS])
+
+    async def create_websocket_response(
+        self, request: web.Request, subprotocol: str | None
+    ) -> web.WebSocketResponse:
+        """As strawberry's, with a message size bound like the HTTP body's."""
+        ws = web.WebSocketResponse(
+            protocols=[subprotocol] if subprotocol else [], max_msg_size=MAX_WS_MESSAGE_BYTES
+        )
+        await ws.prepare(request)
+        return ws
 
     async def get_context(self, request: web.Request, response: Any) -> Context:
         gateway = request.app[GATEWAY]

@@ -171,7 +171,8 @@ class TmfClient:
         extra: Mapping[str, str] | None = None,
     ) -> list[Record]:
         """Records whose ``key`` is any of ``values``: comma lists, chunked, concurrently."""
-        unique = list(dict.fromkeys(values))
+        # A comma inside a value would make one id an OR-list of several: never send it.
+        unique = [v for v in dict.fromkeys(values) if v and "," not in v]
         if not unique:
             return []
         chunks = _chunks(unique)
