@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from graph.auth.masking import HIDDEN, Masked
 from graph.context import Info
 from graph.resolvers import assurance, inventory
 from graph.sources.assurance import ServiceProblem as ServiceProblemRecord
@@ -116,7 +117,10 @@ class RelatedEntityRef:
         description="The TMF type of the entity, e.g. Service, Product, CustomerBill."
     )
     reference: str = strawberry.field(description="The entity's id in its own backend.")
-    name: str | None = strawberry.field(description="The entity's name, as the ticket has it.")
+    name: str | None = strawberry.field(
+        description="The entity's name, as the ticket has it. Hidden for analysts.",
+        extensions=[Masked(HIDDEN)],
+    )
 
     @classmethod
     def from_record(cls, record: Ref) -> RelatedEntityRef:
@@ -160,8 +164,12 @@ def _oldest_first(changes: list[StatusChangeRecord]) -> list[StatusChangeRecord]
 @strawberry.type(description="A customer's report of an issue, and its handling (TMF621).")
 class TroubleTicket(Node):
     reference: str = strawberry.field(description="The ticket's id in the ticketing system.")
-    name: str | None = strawberry.field(description="Short title of the issue.")
-    description: str | None = strawberry.field(description="The issue, as reported.")
+    name: str | None = strawberry.field(
+        description="Short title of the issue. Hidden for analysts.", extensions=[Masked(HIDDEN)]
+    )
+    description: str | None = strawberry.field(
+        description="The issue, as reported. Hidden for analysts.", extensions=[Masked(HIDDEN)]
+    )
     severity: str | None = strawberry.field(
         description="How badly the issue affects the customer, e.g. Critical, Major, Minor."
     )
@@ -196,7 +204,11 @@ class TroubleTicket(Node):
         description="Every status the ticket went through, oldest first."
     )
     notes: list[TicketNote] = strawberry.field(
-        description="Notes added by the customer and by customer care, in the order added."
+        description=(
+            "Notes added by the customer and by customer care, in the order added. Hidden for "
+            "analysts."
+        ),
+        extensions=[Masked(HIDDEN)],
     )
     related_entities: list[RelatedEntityRef] = strawberry.field(
         description="What the ticket is about (bills, products, services), as raw references."

@@ -514,8 +514,13 @@ class Payment(Node):
 )
 class PaymentMethod(Node):
     reference: str = strawberry.field(description="The method's id in the backend (TMF670).")
-    name: str | None = strawberry.field(description="Friendly name, e.g. Visa ending 1234.")
-    description: str | None = strawberry.field(description="Description of the method.")
+    name: str | None = strawberry.field(
+        description="Friendly name, e.g. Visa ending 1234. Hidden for analysts.",
+        extensions=[Masked(HIDDEN)],
+    )
+    description: str | None = strawberry.field(
+        description="Description of the method. Hidden for analysts.", extensions=[Masked(HIDDEN)]
+    )
     kind: PaymentMethodKind | None = strawberry.field(
         description="Kind of method; null when the backend reports an unknown one."
     )
@@ -560,12 +565,15 @@ class Usage(Node):
     reference: str = strawberry.field(description="The usage's id in the backend (TMF635).")
     usage_type: str | None = strawberry.field(description="e.g. voice, data, sms.")
     usage_date: datetime.datetime | None = strawberry.field(description="When it happened.")
-    description: str | None = strawberry.field(description="Description of the usage.")
+    description: str | None = strawberry.field(
+        description="Description of the usage. Hidden for analysts.", extensions=[Masked(HIDDEN)]
+    )
     status: UsageStatus | None = strawberry.field(
         description="Processing status; null when the backend reports an unknown one."
     )
     characteristics: list[UsageCharacteristic] = strawberry.field(
-        description="What was measured, e.g. duration, volume, destination."
+        description="What was measured, e.g. duration, volume, destination. Hidden for analysts.",
+        extensions=[Masked(HIDDEN)],
     )
     rated_amount: Money | None = strawberry.field(
         description="Price of the usage including tax; null when it was not rated."

@@ -105,8 +105,12 @@ class Person(Node):
         description="Full name as the person uses it. Initials only, for analysts.",
         extensions=[Masked(INITIALS)],
     )
-    title: str | None = strawberry.field(description="Form of address, e.g. Dr.")
-    gender: str | None = strawberry.field(description="Gender, as recorded.")
+    title: str | None = strawberry.field(
+        description="Form of address, e.g. Dr. Hidden for analysts.", extensions=[Masked(HIDDEN)]
+    )
+    gender: str | None = strawberry.field(
+        description="Gender, as recorded. Hidden for analysts.", extensions=[Masked(HIDDEN)]
+    )
     birth_date: datetime.date | None = strawberry.field(
         description="Date of birth. Hidden (null) for analysts.", extensions=[Masked(HIDDEN)]
     )

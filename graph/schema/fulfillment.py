@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
+from graph.auth.masking import HIDDEN, Masked
 from graph.context import Info
 from graph.resolvers import billing, fulfillment, inventory
 from graph.sources.crm import PartyInteraction as PartyInteractionRecord
@@ -246,11 +247,15 @@ class Product(Node):
         description="When the product ended or ends; null while it runs."
     )
     product_serial_number: str | None = strawberry.field(
-        description="Serial number, for physical products."
+        description="Serial number, for physical products. Hidden for analysts.",
+        extensions=[Masked(HIDDEN)],
     )
     prices: list[ProductPrice] = strawberry.field(description="What the customer pays for it.")
     characteristics: list[Characteristic] = strawberry.field(
-        description="Its characteristics, e.g. data allowance or download speed."
+        description=(
+            "Its characteristics, e.g. data allowance or download speed. Hidden for analysts."
+        ),
+        extensions=[Masked(HIDDEN)],
     )
     billing_account_reference: str | None = strawberry.field(
         description="Id of the billing account (TMF666) it is billed to."
@@ -384,7 +389,9 @@ class ProductOrder(Node):
         description="Name of the channel it was placed through, e.g. Web portal."
     )
     items: list[ProductOrderItem] = strawberry.field(description="The order's lines.")
-    notes: list[Note] = strawberry.field(description="Notes on the order.")
+    notes: list[Note] = strawberry.field(
+        description="Notes on the order. Hidden for analysts.", extensions=[Masked(HIDDEN)]
+    )
     total_price: list[Money] | None = strawberry.field(
         description="Order totals, tax included, one per price type; null when not priced."
     )
@@ -424,7 +431,9 @@ class ProductOrder(Node):
 @strawberry.type(description="A contact between the customer and the operator (TMF683).")
 class PartyInteraction(Node):
     reference: str = strawberry.field(description="The interaction's id (TMF683).")
-    description: str | None = strawberry.field(description="What the interaction was.")
+    description: str | None = strawberry.field(
+        description="What the interaction was. Hidden for analysts.", extensions=[Masked(HIDDEN)]
+    )
     direction: str | None = strawberry.field(
         description="inbound (the customer reached out) or outbound."
     )
@@ -434,7 +443,10 @@ class PartyInteraction(Node):
     channel: str | None = strawberry.field(
         description="Name of the channel it took place on, e.g. Call centre."
     )
-    notes: list[Note] = strawberry.field(description="Notes taken during the interaction.")
+    notes: list[Note] = strawberry.field(
+        description="Notes taken during the interaction. Hidden for analysts.",
+        extensions=[Masked(HIDDEN)],
+    )
 
     @classmethod
     def from_record(cls, record: PartyInteractionRecord) -> PartyInteraction:

@@ -110,7 +110,9 @@ class ResourceUsageState(Enum):
 )
 class Resource(Node):
     reference: str = strawberry.field(description="The resource's id in the resource inventory.")
-    name: str | None = strawberry.field(description="Name of the resource.")
+    name: str | None = strawberry.field(
+        description="Name of the resource. Hidden for analysts.", extensions=[Masked(HIDDEN)]
+    )
     description: str | None = strawberry.field(description="Free-text description.")
     category: str | None = strawberry.field(
         description="Category of the resource, e.g. MSISDN, SIM, Router."
@@ -144,10 +146,15 @@ class Resource(Node):
         extensions=[Masked(HIDDEN)],
     )
     serial_number: str | None = strawberry.field(
-        description="The manufacturer's serial number of a physical resource (ICCID for a SIM)."
+        description=(
+            "The manufacturer's serial number of a physical resource (ICCID for a SIM). Hidden "
+            "for analysts."
+        ),
+        extensions=[Masked(HIDDEN)],
     )
     characteristics: list[Characteristic] = strawberry.field(
-        description="Further properties of the resource."
+        description="Further properties of the resource. Hidden for analysts.",
+        extensions=[Masked(HIDDEN)],
     )
     record: strawberry.Private[ResourceRecord]
 
@@ -213,7 +220,8 @@ class Service(Node):
         description="Name of the service specification the service is an instance of."
     )
     characteristics: list[Characteristic] = strawberry.field(
-        description="Configuration of the service."
+        description="Configuration of the service. Hidden for analysts.",
+        extensions=[Masked(HIDDEN)],
     )
     record: strawberry.Private[ServiceRecord]
 

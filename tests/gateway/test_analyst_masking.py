@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import aiohttp
+import orjson
+
+from graph.sandbox import RunningSandbox
 from tests.gateway.conftest import GQL
+from tests.support.tmf_client import call, url_of
 
 QUERY = """query($id: ID!) { customer(id: $id) {
   name
@@ -53,3 +58,79 @@ async def test_customers_see_their_own_data_unmasked(gql: GQL) -> None:
     agent = (await gql(QUERY, {"id": "cus-000004"}, principal="agent:a1"))["data"]["customer"]
     assert me["name"] == agent["name"]
     assert len(me["person"]["contactMedia"]) == len(agent["person"]["contactMedia"])
+
+
+FULL = """query($id: ID!) { customer(id: $id) {
+  name status
+  person { givenName familyName fullName title gender birthDate contactMedia { email phoneNumber } }
+  billingAccounts { name outstanding { amount } }
+  paymentMethods { name description kind card { lastFourDigits } bankAccount { accountNumber } }
+  usage(first: 50) { edges { node { usageType description characteristics { name value } } } }
+  products(first: 20) { edges { node { name productSerialNumber characteristics { name value }
+    services { name characteristics { name value }
+      supportingResources { name value serialNumber characteristics { name value } } } } } }
+  troubleTickets(first: 20) { edges { node { name description notes { text author }
+    relatedEntities { name } } } }
+  productOrders(first: 20) { edges { node { notes { text author } } } }
+  interactions(first: 20) { edges { node { description notes { text author } } } }
+} }"""
+
+
+PERSONAL_KEYS = frozenset({
+    "givenName", "familyName", "fullName", "formattedName", "emailAddress", "phoneNumber",
+    "street1", "lastFourDigits", "accountNumber", "token",
+})  # fmt: skip
+
+
+def personal_strings(node: object) -> set[str]:
+    """Values in a customer's backend records that identify a person."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in PERSONAL_KEYS and isinstance(value, str) and len(value) >= 4:
+                found.add(value)
+            found |= personal_strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= personal_strings(item)
+    elif isinstance(node, str) and node.startswith("+49") and len(node) > 8:
+        found.add(node)  # MSISDNs wherever they sit
+    return found
+
+
+async def test_no_personal_value_reaches_an_analyst(
+    gql: GQL, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    customer = "cus-000004"
+    held: list[object] = []
+    for collection in ("individual",):
+        held.append((await call(http, "GET", url_of(sandbox.url, collection, "ind-000004"))).body)
+    for collection in ("paymentMethod", "usage", "product", "service", "resource", "troubleTicket",
+                       "productOrder", "partyInteraction"):  # fmt: skip
+        reply = await call(
+            http, "GET", url_of(sandbox.url, collection), params={"relatedParty.id": customer}
+        )
+        held.append(reply.body)
+    secrets = personal_strings(held)
+    assert len(secrets) >= 5, secrets
+    agent_view = orjson.dumps(await gql(FULL, {"id": customer}, principal="agent:a1")).decode()
+    analyst = await gql(FULL, {"id": customer}, principal="analyst:x")
+    assert "errors" not in analyst, analyst["errors"]
+    analyst_view = orjson.dumps(analyst).decode()
+    assert any(s in agent_view for s in secrets)  # the query does reach personal data
+    leaked = sorted(s for s in secrets if s in analyst_view)
+    assert not leaked, leaked
+
+
+async def test_analysts_look_customers_up_by_crm_reference_only(gql: GQL) -> None:
+    query = "query($s: String!) { customers(search: $s) { edges { node { reference } } } }"
+    by_reference = await gql(query, {"s": "cus-000004"}, principal="analyst:x")
+    assert [e["node"]["reference"] for e in by_reference["data"]["customers"]["edges"]] == [
+        "cus-000004"
+    ]
+    agent_found = await gql(
+        '{ customer(id: "cus-000004") { person { familyName } } }', principal="agent:a1"
+    )
+    family = agent_found["data"]["customer"]["person"]["familyName"]
+    by_name = await gql(query, {"s": family}, principal="analyst:x")
+    assert by_name["data"]["customers"]["edges"] == []
