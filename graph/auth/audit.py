@@ -63,6 +63,7 @@ from typing import Any, Final, Protocol
 
 import orjson
 
+from graph.auth.owners import OwnerFinder
 from graph.auth.principal import Principal, Role
 from graph.sources.errors import BackendError, BackendRejected
 from graph.sources.paths import ids_at
@@ -358,6 +359,8 @@ class AuditWriter:
         self._batch_full = asyncio.Event()
         self._overflow_logged = 0.0
         self._shutdown_spilled = 0
+        self._owners: OwnerFinder | None = None
+        self._lookups: set[asyncio.Task[None]] = set()
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -370,15 +373,59 @@ class AuditWriter:
         ended = _now()
         customers = access.customers()
         if access.unattributed:
-            log.warning(
-                "agent %s read records attributable to no customer (not in any party "
-                "interaction): %s",
-                access.principal.subject,
-                {k: sorted(v) for k, v in sorted(access.unattributed.items())},
-            )
+            self._attribute_later(access, dict(access.unattributed), ended)
         for seen in customers.values():
             self.submit(interaction_body(seen, access.principal, access.started, ended))
         return len(customers)
+
+    def _attribute_later(
+        self, access: AccessLog, unattributed: dict[str, set[str]], ended: datetime.datetime
+    ) -> None:
+        """Records that name no customer (a person, a payment, a bill line, a service problem
+        read on its own) are traced to their owner at the backends after the request, off
+        its path; what still has no owner is logged at ERROR and counted, never dropped
+        silently."""
+        finder = self._owners
+        if finder is None or self._closed:
+            self._unowned(access, unattributed)
+            return
+
+        async def attribute() -> None:
+            try:
+                owned = await finder.owners(unattributed)
+            except (BackendError, TimeoutError) as exc:
+                log.error("audit: owner lookup failed (%s)", exc)
+                self._unowned(access, unattributed)
+                return
+            left = {k: set(v) for k, v in unattributed.items()}
+            for customer_id, viewed in owned.items():
+                seen = CustomerAccess(customer_id)
+                for resource, ids in viewed.items():
+                    for record_id in ids:
+                        seen.add(resource, record_id)
+                        left.get(resource, set()).discard(record_id)
+                self.submit(interaction_body(seen, access.principal, access.started, ended))
+            left = {k: v for k, v in left.items() if v}
+            if left:
+                self._unowned(access, left)
+
+        task = asyncio.get_running_loop().create_task(attribute(), name="audit-owners")
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+
+    async def owner_lookups(self, within: float) -> None:
+        """Wait (at most ``within`` seconds) for the owner lookups under way."""
+        if self._lookups:
+            await asyncio.wait(set(self._lookups), timeout=within)
+
+    def _unowned(self, access: AccessLog, records: Mapping[str, set[str]]) -> None:
+        self._count("unattributed", sum(len(v) for v in records.values()))
+        log.error(
+            "agent %s read records no customer could be found for (not recorded in a party "
+            "interaction): %s",
+            access.principal.subject,
+            {k: sorted(v) for k, v in sorted(records.items())},
+        )
 
     def submit(self, body: dict[str, Any]) -> None:
         """Queue one record; when the queue is full or the writer has stopped, spill it."""
@@ -419,6 +466,7 @@ class AuditWriter:
 
     async def stop(self) -> None:
         """Flush what is queued (within ``shutdown_timeout``), then spill what is left."""
+        await self.owner_lookups(self.shutdown_timeout)  # they still submit what they find
         self._closed = True
         task = self._task
         if task is not None:
@@ -446,7 +494,10 @@ class AuditWriter:
             )
 
     @contextlib.asynccontextmanager
-    async def running(self, sink: Sink) -> AsyncIterator[AuditWriter]:
+    async def running(
+        self, sink: Sink, owners: OwnerFinder | None = None
+    ) -> AsyncIterator[AuditWriter]:
+        self._owners = owners
         await self.start(sink)
         try:
             yield self

@@ -19,6 +19,7 @@ from aiohttp import web
 from graph.auth.audit import AuditWriter
 from graph.auth.authenticator import Authenticator
 from graph.auth.devidp import DEV_AUDIENCE, DEV_ISSUER, dev_key_path
+from graph.auth.owners import OwnerFinder
 from graph.auth.tokens import TokenConfig, TokenVerifier
 from graph.observability import Metrics
 from graph.operations import manifest_at
@@ -150,7 +151,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
             )
             gateway.attach(clients)
             # Entered after the clients, so stopped (and flushed) before they close.
-            await stack.enter_async_context(gateway.audit.running(gateway.sources.interaction))
+            await stack.enter_async_context(
+                gateway.audit.running(gateway.sources.interaction, OwnerFinder(gateway.sources))
+            )
             yield
 
     app.cleanup_ctx.append(lifecycle)

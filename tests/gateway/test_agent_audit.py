@@ -238,20 +238,45 @@ def test_only_agents_reads_are_observed(gateway: RunningGateway, role: Role) -> 
     assert not isinstance(sources.offering, ObservedSource)  # the catalogue is no one's data
 
 
-async def test_a_record_naming_no_customer_is_attributed_only_through_what_was_read(
-    gql: GQL, writer: AuditWriter, caplog: pytest.LogCaptureFixture
+async def test_records_naming_no_customer_are_traced_to_their_owner_after_the_request(
+    gql: GQL, writer: AuditWriter, sandbox: RunningSandbox, http: aiohttp.ClientSession
 ) -> None:
-    payment = encode_global_id("Payment", "pay-000003-1-01")
-    alone = "query($id: ID!) { node(id: $id) { ... on Payment { reference } } }"
-    caplog.set_level(logging.WARNING, logger="graph.auth.audit")
-    result = await gql(alone, {"id": payment}, principal=AGENT)
-    assert result["data"]["node"] == {"reference": "pay-000003-1-01"}
-    assert writer.counts["queued"] == 0  # its account was not read: no customer to name
-    assert "pay-000003-1-01" in caplog.text  # ...but it is not silent
-    with_account = """query($id: ID!) { node(id: $id) {
-      ... on Payment { reference account { reference } } } }"""
-    await gql(with_account, {"id": payment}, principal=AGENT)
-    assert writer.counts["queued"] == 1
+    """A payment or a person read on its own names no customer; the writer looks the owner
+    up at the backends after the request and records the access all the same."""
+    alone = """query($p: ID!, $i: ID!) {
+      p: node(id: $p) { ... on Payment { reference } }
+      i: node(id: $i) { ... on Person { fullName } } }"""
+    ids = {
+        "p": encode_global_id("Payment", "pay-000003-1-01"),
+        "i": encode_global_id("Person", "ind-000003"),
+    }
+    result = await gql(alone, ids, principal=AGENT)
+    assert result["data"]["p"] == {"reference": "pay-000003-1-01"}
+    await settled(writer, 1)
+    [interaction] = await audit_records(http, sandbox, "cus-000003")
+    assert set(viewed(interaction)) == {"payment", "individual"}
+
+
+async def test_a_record_with_no_owner_anywhere_is_logged_and_counted(
+    gql: GQL,
+    writer: AuditWriter,
+    sandbox: RunningSandbox,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    problem = await call(http, "POST", url_of(sandbox.url, "serviceProblem"), json={
+        "category": "network", "priority": 2, "description": "core router", "reason": "outage",
+        "originatorParty": {"id": "noc", "@referredType": "Organization", "name": "NOC"},
+    })  # fmt: skip
+    caplog.set_level(logging.ERROR, logger="graph.auth.audit")
+    query = "query($id: ID!) { node(id: $id) { ... on ServiceProblem { reference } } }"
+    await gql(
+        query, {"id": encode_global_id("ServiceProblem", problem.body["id"])}, principal=AGENT
+    )
+    await writer.owner_lookups(5)
+    assert writer.counts["unattributed"] == 1
+    assert problem.body["id"] in caplog.text
+    assert writer.counts["queued"] == 0
 
 
 async def test_records_are_retried_while_tmf683_fails_and_written_once_it_recovers(
