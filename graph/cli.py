@@ -8,6 +8,7 @@ import difflib
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -62,12 +63,18 @@ def _serve(args: argparse.Namespace) -> int:
     for worker in workers:
         worker.start()
     print(f"csm-graph: {args.workers} workers on http://{args.host}:{args.port}/graphql")
-    try:
+
+    def stop_workers(signum: int, frame: object) -> None:
+        # Workers stop gracefully on SIGTERM (aiohttp runs their cleanup: audit flush etc.).
         for worker in workers:
-            worker.join()
-    except KeyboardInterrupt:
-        for worker in workers:
-            worker.terminate()
+            if worker.is_alive() and worker.pid is not None:
+                os.kill(worker.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_workers)
+    signal.signal(signal.SIGINT, stop_workers)
+    for worker in workers:
+        worker.join()
+    sock.close()
     return 0
 
 

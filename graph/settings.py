@@ -91,7 +91,7 @@ class Settings:
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     client_channels: Mapping[str, str] = field(default_factory=dict)
-    dev_idp: bool = True
+    dev_idp: bool = False  # from_env turns it on for the embedded default
     dev_idp_url: str | None = None  # None while embedded: the in-process sandbox serves it
     dev_idp_key: Path | None = None  # None: the default path (graph.auth.devidp)
     sandbox_customers: int = 1000

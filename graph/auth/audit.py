@@ -306,7 +306,12 @@ def _ignore(outcome: str, count: int) -> None:
 
 
 def default_spill_path() -> Path:
-    return Path(tempfile.gettempdir()) / SPILL_FILE_NAME
+    """A per-user directory of its own (0700) under the temp dir: a fixed shared path could be
+    pre-created by another local user. Production should set CSM_AUDIT_SPILL to durable
+    storage (the temp dir may be cleared on reboot)."""
+    directory = Path(tempfile.gettempdir()) / f"csm-graph-{os.getuid()}"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    return directory / SPILL_FILE_NAME
 
 
 def _transient(exc: BackendError) -> bool:

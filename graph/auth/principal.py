@@ -58,8 +58,11 @@ def principal_from_claims(
     if role is Role.ANONYMOUS:
         raise ClaimsError("unknown role")
     channel = claims.get("channel")
-    if channel is None and client_channels is not None:
-        channel = client_channels.get(str(claims.get("azp", "")))
+    mapped = client_channels.get(str(claims.get("azp", ""))) if client_channels else None
+    if channel is None:
+        channel = mapped
+    elif mapped is not None and mapped != channel:
+        raise ClaimsError("the token's channel contradicts its client")
     if channel not in CHANNELS:
         raise ClaimsError("unknown channel")
     customer_id = claims.get("customer_id")

@@ -222,9 +222,10 @@ def _offset(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         kind, _, number = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        if kind != "offset":
+        offset = int(number)
+        if kind != "offset" or offset < 0:
             raise ValueError(kind)
-        return int(number)
+        return offset
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise GraphError("Malformed cursor.", Code.BAD_USER_INPUT) from None
 

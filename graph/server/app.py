@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graph.auth.audit import AuditWriter
 from graph.auth.authenticator import Authenticator
@@ -37,6 +38,7 @@ __all__ = ["GATEWAY", "Gateway", "create_app"]
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+READINESS_TTL = 2.0  # seconds a /readyz answer is reused: probes cost 16 backend requests
 
 # One cheap read per API for /readyz: a filter on an id nobody has, so any TMF server answers
 # an empty list without work.
@@ -58,7 +60,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """Probes every backend -- at most every READINESS_TTL seconds, whoever asks."""
     gateway = request.app[GATEWAY]
+    now = asyncio.get_running_loop().time()
+    cached = gateway.readiness
+    if cached is not None and now - cached[0] < READINESS_TTL:
+        return _json(cached[1], 200 if cached[1]["ready"] else 503)
 
     async def probe(api: str) -> tuple[str, str]:
         client = gateway.clients[api]
@@ -72,7 +79,9 @@ async def readyz(request: web.Request) -> web.Response:
 
     results = dict(await asyncio.gather(*(probe(api.key) for api in APIS)))
     ready = all(state == "ok" for state in results.values())
-    return _json({"ready": ready, "backends": results}, 200 if ready else 503)
+    body: dict[str, Any] = {"ready": ready, "backends": results}
+    gateway.readiness = (now, body)
+    return _json(body, 200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -157,7 +166,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
             yield
 
     app.cleanup_ctx.append(lifecycle)
-    view = GraphView(schema=build_schema(), graphql_ide="graphiql")
+    # Only graphql-transport-ws: the legacy graphql-ws protocol lets a second connection_init
+    # swap the connection's principal.
+    view = GraphView(
+        schema=build_schema(),
+        graphql_ide="graphiql",
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+    )
     app.router.add_route("*", "/graphql", view)
     add_graphiql_routes(app, assets_dir_from_env())
     app.router.add_get("/healthz", healthz)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -22,6 +22,7 @@ class Gateway:
     metrics: Metrics
     clients: dict[str, TmfClient] = field(default_factory=dict)
     sandbox_url: str | None = None
+    readiness: tuple[float, dict[str, Any]] | None = None  # (when, last /readyz answer)
     authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
     audit: AuditWriter = field(default_factory=AuditWriter)  # agents' access -> TMF683
     _sources: Sources | None = None

@@ -67,7 +67,27 @@ def _is_request_error(result: ExecutionResult) -> bool:
     )
 
 
+IDP_UNAVAILABLE: Final = "identity provider unavailable"
+
+
 def _unauthenticated(request: web.Request, reason: str) -> web.Response:
+    if reason == IDP_UNAVAILABLE:
+        # Not the token's fault: a 401 would make clients throw a valid token away.
+        return web.Response(
+            status=503,
+            body=orjson.dumps(
+                {
+                    "errors": [
+                        {
+                            "message": "The identity provider is unavailable; try again shortly.",
+                            "extensions": {"code": Code.BACKEND_UNAVAILABLE.value},
+                        }
+                    ]
+                }
+            ),
+            content_type="application/json",
+            headers={"Retry-After": "5"},
+        )
     body = {"errors": [{"message": f"Invalid credentials: {reason}.",
                         "extensions": {"code": Code.UNAUTHENTICATED.value}}]}  # fmt: skip
     media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"

@@ -38,6 +38,8 @@ Observer = Callable[[str, str, str, float], None]
 
 MAX_URL_QUERY: Final = 6000  # characters of comma-joined values per batched request
 MAX_BATCH_VALUES: Final = 500
+MAX_PAGES: Final = 20  # pages one list may take (20,000 records at the default page size)
+PAGE_CONCURRENCY: Final = 4  # pages of one list fetched at once
 
 
 def _ignore(api: str, method: str, status: str, seconds: float) -> None:
@@ -136,7 +138,17 @@ class TmfClient:
         if total <= len(records) or not records:
             return records
         offsets = range(len(records), total, len(records))
-        pages = await asyncio.gather(*(self._page(resource, query, o) for o in offsets))
+        if len(offsets) + 1 > MAX_PAGES:
+            # A backend claiming more than the gateway will ever show is refused, not
+            # followed into thousands of requests.
+            raise BackendUnavailable(self.api, f"GET {resource}: {total} records is too many")
+        slots = asyncio.Semaphore(PAGE_CONCURRENCY)
+
+        async def page_at(offset: int) -> tuple[list[Record], int]:
+            async with slots:
+                return await self._page(resource, query, offset)
+
+        pages = await asyncio.gather(*(page_at(o) for o in offsets))
         for page, _ in pages:
             records.extend(page)
         return records

@@ -231,3 +231,42 @@ def test_token_command_mints_for_development_and_refuses_next_to_a_real_idp(
     monkeypatch.setenv("CSM_JWKS_URL", "https://idp.example/jwks")
     assert main(args) == 2
     assert "token" in capsys.readouterr().err
+
+
+async def test_an_unreachable_identity_provider_is_503_not_a_bad_token(
+    http: aiohttp.ClientSession, sandbox: object, dev_idp_key: Path
+) -> None:
+    from graph.sandbox import RunningSandbox
+    from tests.gateway.conftest import running_gateway, settings_for
+
+    assert isinstance(sandbox, RunningSandbox)
+    settings = settings_for(sandbox)
+    settings = type(settings)(**{
+        **{f: getattr(settings, f) for f in settings.__dataclass_fields__},
+        "dev_idp_url": "http://127.0.0.1:9",  # nothing listens: the JWKS cannot be fetched
+    })  # fmt: skip
+    async with running_gateway(settings) as gateway:
+        status, headers, body = await ask(
+            http, gateway, f"Bearer {token_for('customer:cus-000001', dev_idp_key)}"
+        )
+    assert status == 503
+    assert headers["Retry-After"] == "5"
+    assert body["errors"][0]["extensions"]["code"] == "BACKEND_UNAVAILABLE"  # type: ignore[index]
+
+
+async def test_a_channel_claim_contradicting_the_client_is_refused() -> None:
+    from graph.auth.principal import ClaimsError, principal_from_claims
+
+    claims = {
+        "sub": "c",
+        "role": "customer",
+        "customer_id": "cus-000001",
+        "channel": "web",
+        "azp": "shop-kiosk",
+    }
+    with pytest.raises(ClaimsError):
+        principal_from_claims(claims, {"shop-kiosk": "kiosk"})
+    assert (
+        principal_from_claims({**claims, "channel": "kiosk"}, {"shop-kiosk": "kiosk"}).channel
+        == "kiosk"
+    )

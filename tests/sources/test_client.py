@@ -120,3 +120,16 @@ async def test_a_refused_connection_is_unavailable(http: aiohttp.ClientSession) 
     client = TmfClient("TMF629", f"http://127.0.0.1:{port}/tmf-api/customerManagement/v4", http)
     with pytest.raises(BackendUnavailable):
         await client.get("customer", "cus-000001")
+
+
+async def test_a_list_too_long_to_show_is_refused_not_followed(
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "MAX_PAGES", 2)
+    config = SandboxConfig(customers=3, seed=7, today=TODAY, max_limit=5)
+    async with running_sandbox(config) as small:
+        client = TmfClient(
+            "TMF678", small.url + "/tmf-api/customerBillManagement/v4", http, page_size=5
+        )
+        with pytest.raises(BackendUnavailable):
+            await client.list_all("customerBill", {"relatedParty.id": "cus-000001"})
