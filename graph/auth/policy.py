@@ -195,12 +195,22 @@ FIELD_ASSURANCE: Final[Mapping[str, str]] = MappingProxyType({
     # a stored method by its id, kind and friendly name, which stay "low".
     "PaymentMethod.card": "substantial",
     "PaymentMethod.bankAccount": "substantial",
-    # Call and data records (numbers called, places): communications metadata.
+    # Call and data records (numbers called, places): communications metadata -- guarded on
+    # the type too, since node(id:) reaches a Usage without going through Customer.usage.
     "Customer.usage": "substantial",
-    # What the customer told customer care, in the agents' notes.
+    "Usage.description": "substantial",
+    "Usage.characteristics": "substantial",
+    # What the customer told customer care, in the agents' notes (also via node(id:)).
     "Customer.interactions": "substantial",
-    # The SIM's serial number (ICCID): what a SIM-swap fraud needs.
+    "PartyInteraction.description": "substantial",
+    "PartyInteraction.notes": "substantial",
+    "TroubleTicket.notes": "substantial",
+    # The SIM's serial number (ICCID) and the resource's identifying data (an MSISDN is a
+    # resource's name and value): what a SIM-swap fraud needs.
     "Resource.serialNumber": "substantial",
+    "Resource.characteristics": "substantial",
+    "Resource.name": "substantial",
+    "Resource.value": "substantial",
 })
 # fmt: on
 

@@ -35,11 +35,12 @@ from graph.errors import ErrorCodes
 from graph.operations import MANIFEST_PATH, add_operation, manifest_at
 from graph.sandbox import RunningSandbox
 from graph.schema import DOMAINS, GraphSchema, build_schema
-from graph.schema.common import NODE_KINDS
+from graph.schema.common import NODE_KINDS, encode_global_id
 from graph.schema.query import Query
 from graph.server.policy_extension import ChannelPolicyExtension
 from graph.settings import Settings
 from tests.gateway.conftest import RunningGateway, running_gateway, settings_for, token_for
+from tests.support.tmf_client import call, url_of
 
 KIOSK, IVR, WEB = "customer:cus-000001@kiosk", "customer:cus-000001@ivr", "customer:cus-000001"
 ANALYST, AGENT = "analyst:x@agent-desktop", "agent:a1@agent-desktop"
@@ -478,3 +479,29 @@ async def test_introspection_is_off_for_customers_and_on_for_analysts(strict: Cl
 async def test_introspection_is_on_in_development(client: Client) -> None:
     data = await client.ok("{ __schema { queryType { name } } }", WEB)
     assert data == {"__schema": {"queryType": {"name": "Query"}}}
+
+
+async def test_a_low_assurance_session_cannot_reach_guarded_data_through_node(
+    gateway: RunningGateway,
+    http: aiohttp.ClientSession,
+    dev_idp_key: Path,
+    sandbox: RunningSandbox,
+) -> None:
+    """The assurance table guards the types, not just the Customer fields leading to them."""
+    token = mint(
+        load_or_create_key(dev_idp_key), role="customer", channel="web",
+        customer_id="cus-000001", acr="low",
+    )  # fmt: skip
+    usage = await call(
+        http, "GET", url_of(sandbox.url, "usage"), params={"relatedParty.id": "cus-000001"}
+    )
+    query = "query($id: ID!) { node(id: $id) { ... on Usage { characteristics { name value } } } }"
+    variables = {"id": encode_global_id("Usage", usage.body[0]["id"])}
+    async with http.post(
+        f"{gateway.url}/graphql",
+        data=orjson.dumps({"query": query, "variables": variables}),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    ) as resp:
+        body = orjson.loads(await resp.read())
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "Usage.characteristics" in body["errors"][0]["message"]
