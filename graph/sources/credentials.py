@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import re
 import time
@@ -177,6 +178,12 @@ class _AccessToken:
     expires_at: float  # clock time after which it is never sent
 
 
+def _observe(task: asyncio.Task[_AccessToken]) -> None:
+    """A background refresh nobody awaits must not log "exception was never retrieved"."""
+    if not task.cancelled():
+        task.exception()
+
+
 class ClientCredentials:
     """OAuth 2.0 client credentials, cached and refreshed before expiry (see the module)."""
 
@@ -212,7 +219,14 @@ class ClientCredentials:
 
     async def authorization(self, api: str) -> str | None:
         token = self._token
-        if token is not None and self._clock() < token.refresh_at:
+        now = self._clock()
+        if token is not None and now < token.refresh_at:
+            return token.header
+        if token is not None and now < token.expires_at:
+            # Due for refresh but still valid: refresh in the background, don't make this
+            # request wait for the token endpoint.
+            with contextlib.suppress(TokenEndpointError):
+                self._start_refresh()
             return token.header
         try:
             token = await self._refreshed()
@@ -223,19 +237,31 @@ class ClientCredentials:
             raise BackendUnavailable(api, f"service credentials: {exc.reason}") from None
         return token.header
 
+    async def refreshed(self) -> None:
+        """Wait for a refresh under way, if any (its failure is reported elsewhere)."""
+        task = self._fetching
+        if task is not None:
+            await asyncio.gather(asyncio.shield(task), return_exceptions=True)
+
     async def close(self) -> None:
         task = self._fetching
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    async def _refreshed(self) -> _AccessToken:
+    def _start_refresh(self) -> asyncio.Task[_AccessToken]:
+        """The refresh under way, or a new one (one at a time; not again within
+        ``retry_after`` of a failure)."""
         if self._fetching is None:
             failure = self._failure
             if failure is not None and self._clock() - failure[0] < self._retry_after:
                 raise TokenEndpointError(failure[1])
             self._fetching = asyncio.create_task(self._fetch())
-        return await asyncio.shield(self._fetching)
+            self._fetching.add_done_callback(_observe)
+        return self._fetching
+
+    async def _refreshed(self) -> _AccessToken:
+        return await asyncio.shield(self._start_refresh())
 
     async def _fetch(self) -> _AccessToken:
         try:

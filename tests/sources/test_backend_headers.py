@@ -167,6 +167,9 @@ async def test_the_token_is_refreshed_before_it_expires(
     clock.now += 59
     assert await provider.authorization("TMF629") == "Bearer tok-1"
     clock.now += 2  # 61 s: inside the margin, the token has 59 s left
+    # still valid: served at once while a refresh runs in the background
+    assert await provider.authorization("TMF629") == "Bearer tok-1"
+    await provider.refreshed()
     assert await provider.authorization("TMF629") == "Bearer tok-2"
     assert len(endpoint.seen) == 2
     clock.now += 59
@@ -182,6 +185,8 @@ async def test_short_lived_tokens_are_refreshed_at_half_their_life(
     clock.now += 9
     assert await provider.authorization("TMF629") == "Bearer short"
     clock.now += 2
+    assert await provider.authorization("TMF629") == "Bearer short"  # refreshing behind it
+    await provider.refreshed()
     assert await provider.authorization("TMF629") == "Bearer tok-1"
 
 
@@ -240,6 +245,7 @@ async def test_a_valid_token_outlives_a_failing_endpoint_and_failures_are_not_ha
     clock.now += 70  # refresh due, 50 s of validity left
     endpoint.answer(500, {})
     assert await provider.authorization("TMF629") == "Bearer tok-1"
+    await provider.refreshed()
     assert await provider.authorization("TMF629") == "Bearer tok-1"
     assert len(endpoint.seen) == 2  # the second call waited out retry_after instead of asking
     clock.now += 51  # expired, and the endpoint still fails
@@ -528,3 +534,17 @@ async def test_the_sandbox_keeps_a_bounded_record_without_credentials(
     async with http.delete(f"{sandbox.url}/admin/requests") as resp:
         assert resp.status == 204
     assert await recent() == []
+
+
+async def test_a_slow_token_endpoint_never_delays_a_call_while_the_token_is_valid(
+    provider: ClientCredentials, endpoint: TokenEndpoint, clock: Clock
+) -> None:
+    assert await provider.authorization("TMF629") == "Bearer tok-1"
+    clock.now += 70  # refresh due, 50 s of validity left
+    endpoint.gate = asyncio.Event()  # the endpoint hangs
+    async with asyncio.timeout(0.5):
+        assert await provider.authorization("TMF629") == "Bearer tok-1"
+        assert await provider.authorization("TMF637") == "Bearer tok-1"
+    endpoint.gate.set()
+    await provider.refreshed()
+    assert await provider.authorization("TMF629") == "Bearer tok-2"
