@@ -113,3 +113,26 @@ def test_the_module_command_adds_and_verifies(
     write(path, [{**entries[0], "id": "0" * 64}])
     assert main(["--manifest", str(path), "verify"]) == 1
     assert "not the sha256" in capsys.readouterr().err
+
+
+def test_an_operation_naming_its_channels_is_trusted_only_there(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.json"
+    add_operation("Q", "query Q { me { reference } }", path, channels=["kiosk"])
+    manifest = load_manifest(path)
+    [op] = manifest.values()
+    assert op.channels == ("kiosk",)
+    assert manifest.trusts(op.document, "kiosk")
+    assert not manifest.trusts(op.document, "ivr")
+    add_operation("R", "query R { me { name } }", path)
+    everywhere = manifest_at.__wrapped__(path)
+    assert everywhere.trusts("query R { me { name } }", "ivr")
+    with pytest.raises(ManifestError):
+        add_operation("S", "query S { me { status } }", path, channels=["fax"])
+    raw = json.loads(path.read_text())
+    raw[0]["channels"] = ["telegraph"]
+    assert verify_manifest(write(tmp_path / "bad.json", raw))
+
+
+def test_the_packaged_operations_name_their_channels() -> None:
+    for op in manifest_at().values():
+        assert op.channels == (("ivr",) if op.name.startswith("Ivr") else ("kiosk",))

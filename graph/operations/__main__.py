@@ -17,6 +17,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     add = commands.add_parser("add", help="add or replace a trusted operation")
     add.add_argument("name")
     add.add_argument("file", help="the document, exactly as clients send it; - for stdin")
+    add.add_argument(
+        "--channel", action="append", default=[],
+        help="a trusted-only channel it is for (repeatable; none: all of them)",
+    )  # fmt: skip
     commands.add_parser("verify", help="check every id against its document")
     args = parser.parse_args(argv)
     if args.command == "verify":
@@ -26,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if problems else 0
     document = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
     try:
-        op = add_operation(args.name, document, args.manifest)
+        op = add_operation(args.name, document, args.manifest, channels=args.channel)
     except ManifestError as exc:
         print(exc, file=sys.stderr)
         return 1

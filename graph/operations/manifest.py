@@ -19,11 +19,13 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
+
+from graph.auth.principal import CHANNELS
 
 __all__ = [
     "MANIFEST_PATH",
@@ -54,6 +56,7 @@ class TrustedOperation:
     id: str  # sha256 hex of ``document``
     name: str  # the operation's name, e.g. KioskBill
     document: str  # the exact text clients send
+    channels: tuple[str, ...] = ()  # the trusted-only channels it is for; () = all of them
 
 
 class Manifest(Mapping[str, TrustedOperation]):
@@ -72,9 +75,11 @@ class Manifest(Mapping[str, TrustedOperation]):
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def trusts(self, document: str) -> bool:
-        """Whether ``document`` is, byte for byte, one of the manifest's operations."""
-        return document_id(document) in self._by_id
+    def trusts(self, document: str, channel: str | None = None) -> bool:
+        """Whether ``document`` is, byte for byte, one of the manifest's operations -- and, for
+        an operation that names its channels, whether ``channel`` is one of them."""
+        op = self._by_id.get(document_id(document))
+        return op is not None and (not op.channels or channel in op.channels)
 
     def by_name(self, name: str) -> TrustedOperation:
         for op in self._operations:
@@ -99,9 +104,15 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 def _entry(raw: dict[str, Any]) -> TrustedOperation:
     fields = (raw.get("id"), raw.get("name"), raw.get("document"))
-    if set(raw) != {"id", "name", "document"} or not all(isinstance(f, str) and f for f in fields):
+    keys = set(raw) - {"channels"}
+    if keys != {"id", "name", "document"} or not all(isinstance(f, str) and f for f in fields):
         raise ManifestError(f"an entry needs exactly a non-empty id, name and document: {raw!r}")
-    return TrustedOperation(id=raw["id"], name=raw["name"], document=raw["document"])
+    channels = raw.get("channels", [])
+    if not isinstance(channels, list) or not all(c in CHANNELS for c in channels):
+        raise ManifestError(f"{raw['name']}: channels must be a list of {sorted(CHANNELS)}")
+    return TrustedOperation(
+        id=raw["id"], name=raw["name"], document=raw["document"], channels=tuple(channels)
+    )
 
 
 def verify_manifest(path: Path = MANIFEST_PATH) -> list[str]:
@@ -135,7 +146,9 @@ def manifest_at(path: Path | None = None) -> Manifest:
     return load_manifest(MANIFEST_PATH if path is None else path)
 
 
-def add_operation(name: str, document: str, path: Path = MANIFEST_PATH) -> TrustedOperation:
+def add_operation(
+    name: str, document: str, path: Path = MANIFEST_PATH, channels: Sequence[str] = ()
+) -> TrustedOperation:
     """Add ``document`` as ``name``, or replace the document of the entry of that name (its
     id changes with it: clients sending the old text are refused from then on). Written
     atomically, entries sorted by name, so the file diffs well."""
@@ -144,13 +157,22 @@ def add_operation(name: str, document: str, path: Path = MANIFEST_PATH) -> Trust
     if not document.strip():
         raise ManifestError("an operation needs a document")
     entries = [_entry(raw) for raw in _read(path)] if path.exists() else []
-    added = TrustedOperation(id=document_id(document), name=name, document=document)
+    unknown = sorted(set(channels) - CHANNELS)
+    if unknown:
+        raise ManifestError(f"unknown channel(s): {', '.join(unknown)}")
+    added = TrustedOperation(
+        id=document_id(document), name=name, document=document, channels=tuple(channels)
+    )
     clash = next((op for op in entries if op.id == added.id and op.name != name), None)
     if clash is not None:
         raise ManifestError(f"this document is already in the manifest as {clash.name}")
     entries = sorted([*(op for op in entries if op.name != name), added], key=lambda op: op.name)
     text = json.dumps(
-        [{"id": op.id, "name": op.name, "document": op.document} for op in entries],
+        [
+            {"id": op.id, "name": op.name, "document": op.document}
+            | ({"channels": list(op.channels)} if op.channels else {})
+            for op in entries
+        ],
         indent=2,
         ensure_ascii=False,
     )

@@ -133,7 +133,7 @@ class ChannelPolicyExtension(SchemaExtension):
                 policy is not None
                 and policy.trusted_only  # only hashed where it matters
                 and isinstance(query, str)
-                and self._manifest().trusts(query)
+                and self._manifest().trusts(query, principal.channel)
             )
             refusal = check_admission(principal, policy, trusted=trusted)
             self._admission = [_error(refusal)] if refusal is not None else []
