@@ -133,6 +133,24 @@ def scope_context(context: Context, principal: Principal) -> None:
         scope.bind(context.loaders)
 
 
+def _as_graphql_error(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """strawberry answers some malformed requests (no query, unknown operation name, another
+    method) with plain text; clients get a GraphQL error body with a code instead."""
+    if not isinstance(response, web.Response) or response.status < 400:
+        return response
+    if response.content_type != "text/plain" or response.text is None:
+        return response
+    media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"
+    body = {"errors": [{"message": response.text,
+                        "extensions": {"code": Code.BAD_USER_INPUT.value}}]}  # fmt: skip
+    return web.Response(
+        status=response.status,
+        body=orjson.dumps(body),
+        content_type=media,
+        headers={k: v for k, v in response.headers.items() if k.lower() == "allow"},
+    )
+
+
 def _ensure_codes(body: GraphQLHTTPResponse) -> None:
     """Every error leaves with a code. Errors raised before the schema's extensions see the
     result (a syntax error caught by the parser cache) arrive without one: a request error
@@ -258,6 +276,7 @@ class GraphView(GraphQLView[Context, None]):
             access = request.get(_ACCESS)
             if access is not None:
                 gateway.audit.finish(access)  # queues TMF683 records; never waits
+        response = _as_graphql_error(request, response)
         if not response.prepared:
             response.headers[CORRELATION_ID] = correlation_id
         if _wants_graphql_response(request) and response.content_type == "application/json":

@@ -155,3 +155,30 @@ async def test_a_browser_get_of_graphql_is_graphiql_or_how_to_install_it(
         assert "/graphiql/assets/" in text
         assert "unpkg" not in text
         assert "cdn" not in text.lower()
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "status"),
+    [
+        ("POST", {"variables": {}}, 400),
+        (
+            "POST",
+            {"query": "query A { __typename } query B { __typename }", "operationName": "C"},
+            400,
+        ),
+        ("PUT", {"query": "{ __typename }"}, 405),
+    ],
+)
+async def test_malformed_requests_get_graphql_errors_with_a_code(
+    gateway: RunningGateway, http: aiohttp.ClientSession, method: str, body: object, status: int
+) -> None:
+    async with http.request(
+        method,
+        f"{gateway.url}/graphql",
+        data=orjson.dumps(body),
+        headers={"Content-Type": "application/json"},
+    ) as resp:
+        assert resp.status == status
+        assert resp.content_type == "application/json"
+        answer = orjson.loads(await resp.read())
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
