@@ -70,6 +70,9 @@ def _error(refusal: Refusal) -> GraphQLError:
     )
 
 
+_SUGGESTION: Final = re.compile(r" Did you mean .*\?$")
+
+
 class ChannelPolicyExtension(SchemaExtension):
     """Refuse, before execution, what the principal's channel does not allow."""
 
@@ -98,6 +101,24 @@ class ChannelPolicyExtension(SchemaExtension):
                 )
                 self._admission = self._refusals = [_error(refusal)]
         yield
+        self._hide_suggestions()
+
+    def _hide_suggestions(self) -> None:
+        """Validation's "Did you mean …?" names fields and types: where introspection is off
+        for the caller, that would leak the schema one guess at a time."""
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        context = self._context()
+        policy = policy_for(context.principal)
+        if policy is not None and introspection_allowed(
+            context.principal, policy,
+            development=context.settings.dev_idp, configured=context.settings.introspection,
+        ):  # fmt: skip
+            return
+        for error in result.errors:
+            if _SUGGESTION.search(error.message):
+                error.message = _SUGGESTION.sub("", error.message)
 
     def on_validate(self) -> Iterator[None]:
         ec = self.execution_context

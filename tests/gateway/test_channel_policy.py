@@ -505,3 +505,25 @@ async def test_a_low_assurance_session_cannot_reach_guarded_data_through_node(
         body = orjson.loads(await resp.read())
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "Usage.characteristics" in body["errors"][0]["message"]
+
+
+async def test_suggestions_do_not_reveal_the_schema_where_introspection_is_off(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession, dev_idp_key: Path
+) -> None:
+    from tests.gateway.conftest import auth_headers, running_gateway, settings_for
+
+    async def ask(gateway: RunningGateway, principal: str) -> str:
+        async with http.post(
+            f"{gateway.url}/graphql",
+            data=orjson.dumps({"query": "{ me { nam } }"}),
+            headers={"Content-Type": "application/json", **auth_headers(principal, dev_idp_key)},
+        ) as resp:
+            message: str = orjson.loads(await resp.read())["errors"][0]["message"]
+            return message
+
+    async with running_gateway(settings_for(sandbox, introspection=False)) as gateway:
+        hidden = await ask(gateway, "customer:cus-000001")
+        assert "nam" in hidden
+        assert "Did you mean" not in hidden
+    async with running_gateway(settings_for(sandbox, introspection=True)) as gateway:
+        assert "Did you mean 'name'" in await ask(gateway, "customer:cus-000001")
