@@ -50,6 +50,7 @@ GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
 _SUB: Final = web.RequestKey("csm.sub_response", web.Response)
 _PRINCIPAL: Final = web.RequestKey("csm.principal", Principal)
 _ACCESS: Final = web.RequestKey("csm.access", AccessLog)
+_EXPIRY: Final = web.RequestKey("csm.ws_expiry", asyncio.TimerHandle)
 WS_TOKEN_EXPIRED: Final = 4401
 MAX_WS_MESSAGE_BYTES: Final = 64 * 1024
 
@@ -209,12 +210,13 @@ class GraphView(GraphQLView[Context, None]):
             CallerIdentity.of(principal, new_correlation_id(), _ws_token(context.connection_params))
         )
         if principal.expires_at is not None and isinstance(context.response, web.WebSocketResponse):
-            self._close_at_expiry(context.response, principal.expires_at)
+            context.request[_EXPIRY] = self._close_at_expiry(context.response, principal.expires_at)
         return await super().on_ws_connect(context)
 
     @staticmethod
-    def _close_at_expiry(ws: web.WebSocketResponse, expires_at: float) -> None:
-        """A token's life bounds its connection: subscriptions end when it expires."""
+    def _close_at_expiry(ws: web.WebSocketResponse, expires_at: float) -> asyncio.TimerHandle:
+        """A token's life bounds its connection: subscriptions end when it expires. The
+        timer is cancelled when the connection ends first (see ``__call__``)."""
         loop = asyncio.get_running_loop()
         delay = max(0.0, expires_at - time.time())
 
@@ -226,7 +228,7 @@ class GraphView(GraphQLView[Context, None]):
                 closing.add(task)
                 task.add_done_callback(closing.discard)
 
-        loop.call_later(delay, close)
+        return loop.call_later(delay, close)
 
     async def get_sub_response(self, request: web.Request) -> web.Response:
         response = web.Response()
@@ -273,6 +275,9 @@ class GraphView(GraphQLView[Context, None]):
             with bound_identity(identity):
                 response = await super().__call__(request)
         finally:
+            expiry = request.get(_EXPIRY)
+            if expiry is not None:
+                expiry.cancel()
             access = request.get(_ACCESS)
             if access is not None:
                 gateway.audit.finish(access)  # queues TMF683 records; never waits
