@@ -7,6 +7,7 @@ configured), then one TMF client (one ``ClientSession``) per backend API.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -40,16 +41,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 READINESS_TTL = 2.0  # seconds a /readyz answer is reused: probes cost 16 backend requests
 
-# One cheap read per API for /readyz: a filter on an id nobody has, so any TMF server answers
-# an empty list without work.
-READINESS_PROBES = {
-    "TMF629": "customer", "TMF632": "individual", "TMF666": "billingAccount",
-    "TMF683": "partyInteraction", "TMF678": "customerBill", "TMF676": "payment",
-    "TMF670": "paymentMethod", "TMF635": "usage", "TMF621": "troubleTicket",
-    "TMF656": "serviceProblem", "TMF620": "productOffering", "TMF622": "productOrder",
-    "TMF637": "product", "TMF641": "serviceOrder", "TMF638": "service", "TMF639": "resource",
-}  # fmt: skip
-
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
@@ -67,11 +58,18 @@ async def readyz(request: web.Request) -> web.Response:
     if cached is not None and now - cached[0] < READINESS_TTL:
         return _json(cached[1], 200 if cached[1]["ready"] else 503)
 
+    # One cheap read per API -- a filter on an id nobody has, which any TMF server answers
+    # with an empty list -- on the first resource the gateway reads from it.
+    resources: dict[str, str] = {}
+    for field in dataclasses.fields(gateway.sources):
+        source = getattr(gateway.sources, field.name)
+        resources.setdefault(source.api, source.resource)
+
     async def probe(api: str) -> tuple[str, str]:
         client = gateway.clients[api]
         try:
             await asyncio.wait_for(
-                client.list_all(READINESS_PROBES[api], {"id": "csm-readiness-probe"}, ["id"]), 2.0
+                client.list_all(resources[api], {"id": "csm-readiness-probe"}, ["id"]), 2.0
             )
         except (BackendError, TimeoutError) as exc:
             return api, type(exc).__name__

@@ -25,7 +25,7 @@ from strawberry.types.unset import UnsetType
 
 from graph.auth import ANONYMOUS, Principal
 from graph.auth.audit import AccessLog, access_log_for
-from graph.auth.authenticator import InvalidToken
+from graph.auth.authenticator import InvalidToken, bearer_token, token_from_params
 from graph.auth.scope import sources_for
 from graph.context import Context
 from graph.errors import Code
@@ -98,24 +98,6 @@ def _unauthenticated(request: web.Request, reason: str) -> web.Response:
         content_type=media,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
-
-
-def _bearer_token(authorization: str | None) -> str | None:
-    """The raw token of a (verified) ``Bearer`` header: forwarded to backends only where
-    ``CSM_FORWARD_USER_TOKEN`` is on (see :mod:`graph.sources.identity`)."""
-    if not authorization:
-        return None
-    return authorization.strip().partition(" ")[2].strip() or None
-
-
-def _ws_token(params: dict[str, Any] | None) -> str | None:
-    if not params:
-        return None
-    header = params.get("Authorization") or params.get("authorization")
-    if isinstance(header, str):
-        return _bearer_token(header)
-    token = params.get("token")
-    return token if isinstance(token, str) and token else None
 
 
 def scope_context(context: Context, principal: Principal) -> None:
@@ -207,7 +189,9 @@ class GraphView(GraphQLView[Context, None]):
         # The connection's operations run as tasks started from here: they inherit this
         # identity (one correlation id per connection).
         CALLER.set(
-            CallerIdentity.of(principal, new_correlation_id(), _ws_token(context.connection_params))
+            CallerIdentity.of(
+                principal, new_correlation_id(), token_from_params(context.connection_params)
+            )
         )
         if principal.expires_at is not None and isinstance(context.response, web.WebSocketResponse):
             context.request[_EXPIRY] = self._close_at_expiry(context.response, principal.expires_at)
@@ -270,7 +254,7 @@ class GraphView(GraphQLView[Context, None]):
             refused.headers[CORRELATION_ID] = correlation_id
             return refused
         request[_PRINCIPAL] = principal
-        identity = CallerIdentity.of(principal, correlation_id, _bearer_token(authorization))
+        identity = CallerIdentity.of(principal, correlation_id, bearer_token(authorization))
         try:
             with bound_identity(identity):
                 response = await super().__call__(request)
