@@ -9,9 +9,12 @@ import strawberry
 from aiohttp import web
 
 from .auth import Principal
+from .auth.audit import AuditWriter
+from .auth.scope import Registration
 from .loaders import Loaders
 from .settings import Settings
 from .sources import Sources
+from .stores import Stores
 
 __all__ = ["Context", "Info"]
 
@@ -24,6 +27,9 @@ class Context:
     sources: Sources
     loaders: Loaders
     settings: Settings
+    stores: Stores  # idempotency keys (and, later, caches) shared across processes
+    audit: AuditWriter  # TMF683 records of agents' access and of every action
+    registration: Registration | None = None  # anonymous callers and agents only
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
 
 

@@ -5,6 +5,7 @@
 | ``CSM_TMF_BASE_URL`` | server root all TMF APIs live under (standard base paths appended) | — |
 | ``CSM_<API>_URL`` | one API's full base URL (e.g. ``CSM_TMF629_URL``), overrides the root | — |
 | ``CSM_REDIS_URL`` | Redis for caches, idempotency, rate limits, pub/sub | in-memory |
+| ``CSM_REDIS_PREFIX`` | prefix of every Redis key (several deployments on one Redis) | ``csm:`` |
 | ``CSM_BACKEND_TIMEOUT`` | seconds per backend request | 5 |
 | ``CSM_MAX_PAGE_SIZE`` | hard maximum of ``first`` on connections | 100 |
 | ``CSM_JWKS_URL`` | the identity provider's JWKS (a real IdP; needs the two below) | — |
@@ -85,6 +86,7 @@ def _pairs(raw: str) -> dict[str, str]:
 class Settings:
     backend_urls: Mapping[str, str] = field(default_factory=dict)  # API key -> base URL
     redis_url: str | None = None
+    redis_prefix: str = "csm:"
     backend_timeout: float = 5.0
     max_page_size: int = 100
     jwks_url: str | None = None
@@ -144,6 +146,7 @@ class Settings:
             backend_auth=backend_auth,
             backend_urls=urls,
             redis_url=env.get("CSM_REDIS_URL") or None,
+            redis_prefix=env.get("CSM_REDIS_PREFIX") or "csm:",
             backend_timeout=_number(env, "CSM_BACKEND_TIMEOUT", 5.0),
             max_page_size=int(_number(env, "CSM_MAX_PAGE_SIZE", 100)),
             jwks_url=jwks_url,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+import redis
+from redis.exceptions import RedisError
 
 from graph.sandbox import RunningSandbox, SandboxConfig, running_sandbox
 
@@ -43,3 +46,22 @@ async def sandbox(sandbox_config: SandboxConfig) -> AsyncIterator[RunningSandbox
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         yield session
+
+
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis that answers (``CSM_TEST_REDIS_URL``, else database 15 on localhost); the test
+    is skipped when none does. Tests using it put their keys under a prefix of their own and
+    delete them afterwards. (Synchronous, so parametrized fixtures can ask for it on demand.)"""
+    url = os.environ.get("CSM_TEST_REDIS_URL") or TEST_REDIS_URL
+    client = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0)
+    try:
+        client.ping()
+    except (RedisError, OSError) as exc:
+        pytest.skip(f"no Redis answers at {url} ({exc}); set CSM_TEST_REDIS_URL to one that does")
+    finally:
+        client.close()
+    return url

@@ -16,13 +16,13 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def examples() -> list[str]:
     text = README.read_text(encoding="utf-8")
     blocks = re.findall(r"```graphql\n(.*?)```", text, re.S)
-    inline = re.findall(r'"query": "(.*?)"\}', text, re.S)
+    inline = re.findall(r'"query": "(.*?)"(?:\}|,\s*"variables")', text, re.S)
     inline += re.findall(r"`(\{ productOfferings.*?\})`", text)
     return blocks + inline
 
 
 def test_the_readme_has_its_examples() -> None:
-    assert len(examples()) >= 4
+    assert len(examples()) >= 5
 
 
 @pytest.mark.parametrize("document", examples())

@@ -14,7 +14,7 @@ from strawberry.permission import BasePermission
 from graph.auth.principal import Principal, Role
 from graph.errors import Code, GraphError
 
-__all__ = ["IsCustomer", "IsSignedIn", "IsStaff"]
+__all__ = ["CanAct", "CanRegister", "IsCustomer", "IsSignedIn", "IsStaff"]
 
 
 def _principal(info: Any) -> Principal:
@@ -55,3 +55,35 @@ class IsStaff(BasePermission):
         if not principal.is_staff:
             raise GraphError("Only agents and analysts may look up customers.", Code.FORBIDDEN)
         return True
+
+
+class CanAct(BasePermission):
+    """Self-service actions: the customer, or an agent assisting one. Analysts only read."""
+
+    message = "Only customers and the agents assisting them act on accounts."
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        principal = _principal(info)
+        _signed_in(principal, "act on your account")
+        if principal.role is Role.AGENT:
+            return True
+        if principal.role is Role.CUSTOMER and principal.customer_id is not None:
+            return True
+        raise GraphError(self.message, Code.FORBIDDEN)
+
+
+class CanRegister(BasePermission):
+    """Registration: someone without an account (no token), or an agent registering them."""
+
+    message = "Registration is for new customers and the agents assisting them."
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        principal = _principal(info)
+        if principal.role in (Role.ANONYMOUS, Role.AGENT):
+            return True
+        raise GraphError(
+            "You are signed in as an existing customer: there is nothing to register."
+            if principal.role is Role.CUSTOMER
+            else self.message,
+            Code.FORBIDDEN,
+        )

@@ -95,6 +95,7 @@ __all__ = [
     "OperationShape",
     "Refusal",
     "analyze",
+    "assurance_met",
     "check_admission",
     "check_operation",
     "effective_acr",
@@ -174,8 +175,10 @@ ANONYMOUS_POLICY: Final = ChannelPolicy(
     missing_acr="low",
 )
 
-# Root fields open to callers without a token.
-PUBLIC_FIELDS: Final = frozenset({"Query.productOfferings"})
+# Root fields open to callers without a token: the catalogue, a price preview, and signing up.
+PUBLIC_FIELDS: Final = frozenset(
+    {"Query.productOfferings", "Query.quoteProductOrder", "Mutation.registerCustomer"}
+)
 
 # The assurance level ("Type.field" -> minimum acr) a field needs; a field not listed needs
 # only "low", so an IVR PIN session reads balances, bills, products and the names of its
@@ -211,6 +214,14 @@ FIELD_ASSURANCE: Final[Mapping[str, str]] = MappingProxyType({
     "Resource.characteristics": "substantial",
     "Resource.name": "substantial",
     "Resource.value": "substantial",
+    # Actions a PIN may take (every other mutation needs MUTATION_ASSURANCE): paying with a
+    # stored method, and reporting a fault. Signing up has no sign-in at all.
+    "Mutation.payBill": "low",
+    "Mutation.createTroubleTicket": "low",
+    "Mutation.registerCustomer": "low",
+    # Inputs: parts of an action that need more than the action (checked by the action).
+    # Paying with a card not stored yet is adding a payment method, which a PIN may not.
+    "PayBillInput.newCard": "substantial",
 })
 # fmt: on
 
@@ -259,6 +270,15 @@ def introspection_allowed(
 
 def required_assurance(coordinate: str, *, mutation: bool = False) -> str:
     return FIELD_ASSURANCE.get(coordinate, MUTATION_ASSURANCE if mutation else "low")
+
+
+def assurance_met(principal: Principal, coordinate: str) -> bool:
+    """Whether ``principal``'s sign-in reaches the level ``coordinate`` (a field or an input
+    field, "Type.field") needs: for actions whose inputs need more than the action itself."""
+    policy = policy_for(principal)
+    if policy is None:
+        return False
+    return _RANK[required_assurance(coordinate)] <= _RANK[effective_acr(principal, policy)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,12 @@ so every read -- through loaders, or by a resolver written carelessly -- is scop
   checked again against an ownership rule per resource (defence in depth). A record that fails
   the check is dropped: another customer's object is indistinguishable from a missing one.
 
+Writes are scoped the same way: a customer's create must name the customer (``relatedParty``)
+or, for a payment, one of the customer's accounts; a change or a deletion first reads the
+record through the scope, so another customer's record is "not found" before any write is
+sent; and a change cannot take a record away from the customer. Anonymous callers write
+nothing.
+
 Ownership that a record does not state itself (a bill line's account, a payment's account, a
 service problem's services, the customer's person) is checked against the customer's own
 accounts, services and customer record, loaded through the request's loaders -- the same loads
@@ -23,17 +29,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from graph.auth.principal import Principal, Role
-from graph.sources import ResourceSource, Sources
+from graph.errors import Code, GraphError
+from graph.sources import BackendNotFound, ResourceSource, Sources
 from graph.sources.paths import ids_at
 
 if TYPE_CHECKING:
     from graph.auth.audit import AccessLog
     from graph.loaders import Loaders
 
-__all__ = ["PUBLIC", "Scope", "scoped_sources", "sources_for"]
+__all__ = ["PUBLIC", "Registration", "Scope", "registration_for", "scoped_sources", "sources_for"]
 
 R = TypeVar("R", bound=Mapping[str, Any])
 _log = logging.getLogger(__name__)
@@ -72,6 +80,19 @@ class Scope:
             return []  # a resource without an ownership rule is never shown to a customer
         allowed = await rule()
         return [r for r in records if allowed(r)]
+
+    async def check_write(self, resource: str, body: Mapping[str, Any]) -> None:
+        """Refuse a created or changed body that would not be the customer's own."""
+        if resource in BY_RELATED_PARTY:
+            if self.customer_id in ids_at(body, "relatedParty.id"):
+                return
+        elif resource == "payment":
+            rule = await self._on_my_accounts("account.id")()
+            if rule(body):
+                return
+        raise GraphError(
+            f"A customer cannot write this {resource}: it would not be their own.", Code.FORBIDDEN
+        )
 
     def _rules(self) -> dict[str, Callable[[], Awaitable[Callable[[Mapping[str, Any]], bool]]]]:
         return {
@@ -168,6 +189,24 @@ class ScopedSource(ResourceSource[R]):
         admitted = await self.scope.admit(self.resource, records)
         return admitted, total - (len(records) - len(admitted))
 
+    async def create(self, body: dict[str, Any]) -> R:
+        await self.scope.check_write(self.resource, body)
+        return await super().create(body)
+
+    async def patch(self, record_id: str, body: dict[str, Any]) -> R:
+        await self._require_own(record_id)
+        if "relatedParty" in body or "account" in body:
+            await self.scope.check_write(self.resource, body)
+        return await super().patch(record_id, body)
+
+    async def delete(self, record_id: str) -> None:
+        await self._require_own(record_id)
+        await super().delete(record_id)
+
+    async def _require_own(self, record_id: str) -> None:
+        if await self.get(record_id) is None:
+            raise BackendNotFound(self.api, 404, "Not found", f"{self.resource} {record_id}")
+
 
 class ObservedSource(ResourceSource[R]):
     """An agent's source: reads everything, and reports every record a read (or a write)
@@ -220,6 +259,12 @@ class ObservedSource(ResourceSource[R]):
     async def patch(self, record_id: str, body: dict[str, Any]) -> R:
         return self._seen([await super().patch(record_id, body)])[0]
 
+    async def delete(self, record_id: str) -> None:
+        record = await super().get(record_id)
+        if record is not None:
+            self._seen([record])
+        await super().delete(record_id)
+
 
 class DeniedSource(ResourceSource[R]):
     """Anonymous callers: nothing but the public catalogue, and no backend request at all."""
@@ -251,6 +296,15 @@ class DeniedSource(ResourceSource[R]):
 
     async def page(self, params: Mapping[str, str], offset: int, limit: int) -> tuple[list[R], int]:
         return [], 0
+
+    async def create(self, body: dict[str, Any]) -> R:
+        raise GraphError("Sign in first.", Code.UNAUTHENTICATED)
+
+    async def patch(self, record_id: str, body: dict[str, Any]) -> R:
+        raise GraphError("Sign in first.", Code.UNAUTHENTICATED)
+
+    async def delete(self, record_id: str) -> None:
+        raise GraphError("Sign in first.", Code.UNAUTHENTICATED)
 
 
 # The attributes ownership rules read; a projected request must still bring them back.
@@ -305,3 +359,25 @@ def sources_for(
         raw,
         lambda s: s if s.resource in PUBLIC else DeniedSource(s.client, s.resource),
     ), None
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What registering a new customer may write: the person, the customer, the billing
+    account -- the one action that writes before any customer exists to scope it to."""
+
+    individual: ResourceSource[Any]
+    customer: ResourceSource[Any]
+    billing_account: ResourceSource[Any]
+
+
+def registration_for(principal: Principal, raw: Sources, scoped: Sources) -> Registration | None:
+    """Anonymous callers register themselves (raw sources, three resources only); an agent
+    registers a customer through the agent's observed sources; nobody else registers."""
+    if principal.role is Role.ANONYMOUS:
+        chosen = raw
+    elif principal.role is Role.AGENT:
+        chosen = scoped
+    else:
+        return None
+    return Registration(chosen.individual, chosen.customer, chosen.billing_account)

@@ -74,6 +74,13 @@ class Loaders:
             loader = self._by_id[id(source)] = ByIdLoader(source)
         return loader
 
+    def clear(self) -> None:
+        """Forget everything loaded: after a write, reads must see the backends' new state."""
+        for loader in self._by_id.values():
+            loader.clear_all()
+        for ref_loader in self._by_ref.values():
+            ref_loader.clear_all()
+
     def by_ref(self, source: ResourceSource[R], path: str) -> ByRefLoader[R]:
         key = (id(source), path)
         loader = self._by_ref.get(key)

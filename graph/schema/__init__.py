@@ -17,6 +17,7 @@ from strawberry.extensions import (
 from graph.errors import ErrorCodes
 from graph.schema import assurance, billing, customer, fulfillment, inventory
 from graph.schema.common import NODE_KINDS
+from graph.schema.mutation import Mutation
 from graph.schema.query import Query
 
 __all__ = ["build_schema"]
@@ -52,4 +53,4 @@ def build_schema() -> strawberry.Schema:
         # After ValidationCache, so that its refusals replace validation's answer.
         ChannelPolicyExtension,
     ]
-    return GraphSchema(query=Query, types=node_types, extensions=extensions)
+    return GraphSchema(query=Query, mutation=Mutation, types=node_types, extensions=extensions)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import orjson
 import strawberry
 
 from graph.errors import Code, GraphError
+from graph.ids import BACKEND_ID as BACKEND_ID
+from graph.ids import decode_global_id, encode_global_id
+from graph.timestamps import parse_date as parse_date
+from graph.timestamps import parse_datetime as parse_datetime
 
 if TYPE_CHECKING:
     from graph.sources import ResourceSource, Sources
@@ -48,26 +50,6 @@ __all__ = [
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
-
-
-# What a backend id may look like: no commas (TMF's OR separator), spaces or slashes.
-BACKEND_ID: Final = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
-
-
-def encode_global_id(type_name: str, tmf_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{tmf_id}".encode()).decode().rstrip("=")
-
-
-def decode_global_id(global_id: str) -> tuple[str, str]:
-    """(type name, backend id); BAD_USER_INPUT for anything that is not one of our ids."""
-    try:
-        padded = global_id + "=" * (-len(global_id) % 4)
-        type_name, _, tmf_id = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise GraphError("Malformed id.", Code.BAD_USER_INPUT) from None
-    if not type_name or not BACKEND_ID.fullmatch(tmf_id):
-        raise GraphError("Malformed id.", Code.BAD_USER_INPUT)
-    return type_name, tmf_id
 
 
 @strawberry.interface(description="An object with an opaque, globally unique id.")
@@ -160,25 +142,6 @@ class Characteristic:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Characteristic:
         return cls(name=str(record.get("name") or ""), value=as_text(record.get("value")))
-
-
-def parse_datetime(value: Any) -> datetime.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-
-
-def parse_date(value: Any) -> datetime.date | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 First = Annotated[

@@ -25,6 +25,11 @@ from graph.schema.common import (
 )
 from graph.schema.customer import Customer
 from graph.schema.fulfillment import ProductOffering
+from graph.schema.fulfillment_actions import (
+    QuoteProductOrderInput,
+    QuoteProductOrderPayload,
+)
+from graph.schema.fulfillment_actions import quote_product_order as price_preview
 
 __all__ = ["Query"]
 
@@ -129,3 +134,20 @@ class Query:
         found = await sellable_offerings(info, category)
         maximum = info.context.settings.max_page_size
         return paginate(found, first, after, maximum, ProductOffering.from_record)
+
+    @strawberry.field(
+        description=(
+            "A price preview of a product order (nothing is ordered): per item the one-time "
+            "and monthly prices, and for a change or termination what the product costs now; "
+            "the total due now and the change per month. Open to everyone: without a sign-in "
+            "only offerings to add (ADD items)."
+        )
+    )
+    async def quote_product_order(
+        self,
+        info: Info,
+        input: Annotated[
+            QuoteProductOrderInput, strawberry.argument(description="The order to price.")
+        ],
+    ) -> QuoteProductOrderPayload:
+        return await price_preview(info, input)

@@ -29,6 +29,7 @@ from graph.schema import build_schema
 from graph.settings import Settings
 from graph.sources import APIS, BackendError, open_clients
 from graph.sources.credentials import open_service_credentials
+from graph.stores import open_stores
 
 from .graphiql import add_graphiql_routes, assets_dir_from_env
 from .state import GATEWAY, Gateway
@@ -51,7 +52,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Probes every backend -- at most every READINESS_TTL seconds, whoever asks."""
+    """Probes every backend and the shared store (Redis, when configured) -- at most every
+    READINESS_TTL seconds, whoever asks."""
     gateway = request.app[GATEWAY]
     now = asyncio.get_running_loop().time()
     cached = gateway.readiness
@@ -75,9 +77,21 @@ async def readyz(request: web.Request) -> web.Response:
             return api, type(exc).__name__
         return api, "ok"
 
-    results = dict(await asyncio.gather(*(probe(api.key) for api in APIS)))
-    ready = all(state == "ok" for state in results.values())
-    body: dict[str, Any] = {"ready": ready, "backends": results}
+    async def store() -> str:
+        try:
+            return await asyncio.wait_for(gateway.stores.health(), 2.0)
+        except TimeoutError:
+            return "TimeoutError"
+
+    probes = asyncio.gather(*(probe(api.key) for api in APIS))
+    probed, stores = await asyncio.gather(probes, store())
+    results = dict(probed)
+    ready = stores == "ok" and all(state == "ok" for state in results.values())
+    body: dict[str, Any] = {
+        "ready": ready,
+        "backends": results,
+        "stores": {"backend": gateway.stores.backend, "state": stores},
+    }
     gateway.readiness = (now, body)
     return _json(body, 200 if ready else 503)
 
@@ -157,6 +171,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
                 )
             )
             gateway.attach(clients)
+            gateway.stores = await stack.enter_async_context(
+                open_stores(settings.redis_url, settings.redis_prefix)
+            )
             # Entered after the clients, so stopped (and flushed) before they close.
             await stack.enter_async_context(
                 gateway.audit.running(gateway.sources.interaction, OwnerFinder(gateway.sources))

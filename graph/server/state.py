@@ -12,6 +12,7 @@ from graph.auth.authenticator import Authenticator
 from graph.observability import Metrics
 from graph.settings import Settings
 from graph.sources import Sources, TmfClient
+from graph.stores import MemoryIdempotency, Stores
 
 __all__ = ["GATEWAY", "Gateway"]
 
@@ -25,6 +26,9 @@ class Gateway:
     readiness: tuple[float, dict[str, Any]] | None = None  # (when, last /readyz answer)
     authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
     audit: AuditWriter = field(default_factory=AuditWriter)  # agents' access -> TMF683
+    stores: Stores = field(
+        default_factory=lambda: Stores(idempotency=MemoryIdempotency(), backend="memory")
+    )
     _sources: Sources | None = None
 
     @property

@@ -26,7 +26,7 @@ from strawberry.types.unset import UnsetType
 from graph.auth import ANONYMOUS, Principal
 from graph.auth.audit import AccessLog, access_log_for
 from graph.auth.authenticator import InvalidToken, bearer_token, token_from_params
-from graph.auth.scope import sources_for
+from graph.auth.scope import registration_for, sources_for
 from graph.context import Context
 from graph.errors import Code
 from graph.loaders import Loaders
@@ -104,13 +104,15 @@ def scope_context(context: Context, principal: Principal) -> None:
     """Give the context its principal, and sources and loaders scoped to that principal: the
     one place object-level authorization is wired in (see :mod:`graph.auth.scope`)."""
     access = access_log_for(principal)  # agents only: their reads are recorded
-    sources, scope = sources_for(principal, context.request.app[GATEWAY].sources, access)
+    raw = context.request.app[GATEWAY].sources
+    sources, scope = sources_for(principal, raw, access)
     if access is not None:
         context.request[_ACCESS] = access
     else:
         context.request.pop(_ACCESS, None)
     context.principal = principal
     context.sources = sources
+    context.registration = registration_for(principal, raw, sources)
     context.loaders = Loaders()
     if scope is not None:
         scope.bind(context.loaders)
@@ -174,6 +176,8 @@ class GraphView(GraphQLView[Context, None]):
             sources=gateway.sources,
             loaders=Loaders(),
             settings=gateway.settings,
+            stores=gateway.stores,
+            audit=gateway.audit,
         )
         scope_context(context, principal)
         return context

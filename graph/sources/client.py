@@ -210,6 +210,9 @@ class TmfClient:
         )
         return cast(Record, updated)
 
+    async def delete(self, resource: str, record_id: str) -> None:
+        await self._request("DELETE", f"{resource}/{record_id}")
+
 
 def _chunks(values: list[str]) -> list[list[str]]:
     chunks: list[list[str]] = [[]]
@@ -276,3 +279,6 @@ class ResourceSource(Generic[R]):
 
     async def patch(self, record_id: str, body: Record) -> R:
         return cast(R, await self.client.patch(self.resource, record_id, body))
+
+    async def delete(self, record_id: str) -> None:
+        await self.client.delete(self.resource, record_id)

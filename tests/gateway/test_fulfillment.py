@@ -407,6 +407,8 @@ async def test_record_resolvers_batch_per_customer_and_sort_newest_first(
             sources=gateway.state.sources,
             loaders=Loaders(),
             settings=gateway.state.settings,
+            stores=gateway.state.stores,
+            audit=gateway.state.audit,
         )
         return cast(Info, _FakeInfo(context))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,8 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.gateway.conftest import RunningGateway, auth_headers
+from graph.sandbox import RunningSandbox
+from tests.gateway.conftest import RunningGateway, auth_headers, running_gateway, settings_for
 
 
 @pytest.fixture
@@ -114,6 +116,7 @@ async def test_health_readiness_and_metrics(
         ready = orjson.loads(await r.read())
     assert ready["ready"] is True
     assert set(ready["backends"].values()) == {"ok"}
+    assert ready["stores"] == {"backend": "memory", "state": "ok"}
     await post(http, gateway, {"query": QUERY}, auth=agent)
     async with http.get(f"{gateway.url}/metrics") as r:
         text = await r.text()
@@ -140,6 +143,23 @@ async def test_readiness_reports_a_down_backend(
         ready = orjson.loads(await r.read())
     assert ready["backends"]["TMF621"] != "ok"
     assert ready["backends"]["TMF629"] == "ok"
+
+
+async def test_readiness_reports_an_unreachable_redis(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    """A configured Redis that does not answer: the gateway starts (it serves what needs no
+    Redis) but is not ready."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    settings = settings_for(sandbox, redis_url=f"redis://127.0.0.1:{port}/0")
+    async with running_gateway(settings) as gateway, http.get(f"{gateway.url}/readyz") as r:
+        assert r.status == 503
+        ready = orjson.loads(await r.read())
+    assert set(ready["backends"].values()) == {"ok"}
+    assert ready["stores"]["backend"] == "redis"
+    assert ready["stores"]["state"] != "ok"
 
 
 async def test_a_browser_get_of_graphql_is_graphiql_or_how_to_install_it(

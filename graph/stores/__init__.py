@@ -1,0 +1,69 @@
+"""Shared state that outlives a request: Redis in production, in-memory twins when embedded.
+
+Each store has one interface and two implementations -- Redis, shared by every gateway
+process, and an in-memory twin for the embedded default (and for one process without Redis).
+:func:`open_stores` picks by configuration for the app's life.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .idempotency import (
+    Busy,
+    Claim,
+    Conflict,
+    IdempotencyStore,
+    MemoryIdempotency,
+    RedisIdempotency,
+    Replay,
+    Run,
+    StoreUnavailable,
+)
+from .redis import open_redis
+
+__all__ = [
+    "Busy",
+    "Claim",
+    "Conflict",
+    "IdempotencyStore",
+    "MemoryIdempotency",
+    "RedisIdempotency",
+    "Replay",
+    "Run",
+    "StoreUnavailable",
+    "Stores",
+    "open_stores",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    idempotency: IdempotencyStore
+    backend: str  # "redis" or "memory", for /readyz and the logs
+    redis: aioredis.Redis | None = None
+
+    async def health(self) -> str:
+        """ "ok", or why the shared store cannot be used (for /readyz)."""
+        if self.redis is None:
+            return "ok"
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as exc:
+            return type(exc).__name__
+        return "ok"
+
+
+@asynccontextmanager
+async def open_stores(redis_url: str | None, prefix: str = "csm:") -> AsyncIterator[Stores]:
+    """Redis-backed stores when ``redis_url`` is set, in-memory ones otherwise."""
+    if not redis_url:
+        yield Stores(idempotency=MemoryIdempotency(), backend="memory")
+        return
+    async with open_redis(redis_url) as client:
+        yield Stores(idempotency=RedisIdempotency(client, prefix), backend="redis", redis=client)
