@@ -20,10 +20,18 @@ __all__ = ["main"]
 
 
 def _serve_one(host: str, port: int, sock: socket.socket | None = None) -> None:
+    import dataclasses
+
     from .server import create_app
     from .settings import Settings
 
-    app = create_app(Settings.from_env())
+    settings = Settings.from_env()
+    if settings.public_url is None:
+        # Backends on this machine (the embedded sandbox, a local one) reach the gateway
+        # where it listens; others need CSM_PUBLIC_URL.
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        settings = dataclasses.replace(settings, public_url=f"http://{local}:{port}")
+    app = create_app(settings)
     if sock is not None:
         web.run_app(app, sock=sock, access_log=None, print=None)
     else:

@@ -25,6 +25,10 @@
 | ``CSM_INTROSPECTION`` | introspection for everyone (1) or only analysts (0) | on in development |
 | ``CSM_OPERATIONS_MANIFEST`` | trusted operations of kiosk and IVR | the packaged one |
 | ``CSM_AUDIT_SPILL`` | agent-access records TMF683 could not take (JSON lines) | temp dir |
+| ``CSM_PUBLIC_URL`` | the gateway's URL as backends reach it (events' callback) | serve's |
+| ``CSM_EVENTS`` | register with the backends' hubs for live updates (0 to turn off) | on |
+| ``CSM_EVENT_SECRET`` | the secret in the event listener's URL | random |
+| ``CSM_HUB_RENEW_SECONDS`` | how often hub subscriptions are renewed | 60 |
 
 With no backend URL configured the gateway runs on its *embedded default*: the TMF sandbox
 in-process, in-memory stores, the development identity provider trusted. A real identity
@@ -57,6 +61,22 @@ def _flag(value: str | None, default: bool) -> bool:
     if value.lower() in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"not a boolean: {value!r}")
+
+
+def _public_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError("CSM_PUBLIC_URL must be an http(s) URL")
+    return value.rstrip("/")
+
+
+def _secret(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) < 16 or not value.replace("-", "").replace("_", "").isalnum():
+        raise SettingsError("CSM_EVENT_SECRET must be 16 or more letters, digits, - or _")
+    return value
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -102,6 +122,10 @@ class Settings:
     introspection: bool | None = None
     operations_manifest: Path | None = None  # None: the packaged graph/operations/manifest.json
     audit_spill_path: Path | None = None  # None: graph.auth.audit.default_spill_path()
+    public_url: str | None = None  # None: no hub registration (the CLI sets serve's URL)
+    events: bool = True
+    event_secret: str | None = None  # None: a random one per process
+    hub_renew_seconds: float = 60.0
     backend_auth: BackendAuthConfig = field(default_factory=BackendAuthConfig)
 
     @property
@@ -164,4 +188,8 @@ class Settings:
                 Path(env["CSM_OPERATIONS_MANIFEST"]) if env.get("CSM_OPERATIONS_MANIFEST") else None
             ),
             audit_spill_path=Path(env["CSM_AUDIT_SPILL"]) if env.get("CSM_AUDIT_SPILL") else None,
+            public_url=_public_url(env.get("CSM_PUBLIC_URL")),
+            events=_flag(env.get("CSM_EVENTS"), True),
+            event_secret=_secret(env.get("CSM_EVENT_SECRET")),
+            hub_renew_seconds=_number(env, "CSM_HUB_RENEW_SECONDS", 60.0),
         )

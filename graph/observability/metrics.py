@@ -65,12 +65,14 @@ class Metrics:
     def observe_audit(self, outcome: str, count: int) -> None:
         self.audit_records.labels(outcome).inc(count)
 
-    def backend_request_count(self) -> int:
-        """All backend requests so far (tests pin batching with it)."""
+    def backend_request_count(self, method: str | None = None) -> int:
+        """Backend requests so far, of one HTTP method or all (tests pin batching with it)."""
         total = 0.0
         for metric in self.backend_requests.collect():
             for sample in metric.samples:
-                if sample.name == "csm_backend_requests_total":
+                if sample.name == "csm_backend_requests_total" and (
+                    method is None or sample.labels.get("method") == method
+                ):
                     total += sample.value
         return int(total)
 

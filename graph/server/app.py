@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,7 @@ from graph.auth.authenticator import Authenticator
 from graph.auth.devidp import DEV_AUDIENCE, DEV_ISSUER, dev_key_path
 from graph.auth.owners import OwnerFinder
 from graph.auth.tokens import TokenConfig, TokenVerifier
+from graph.events import EventFanout, HubRegistrar, listener_route
 from graph.observability import Metrics
 from graph.operations import manifest_at
 from graph.schema import build_schema
@@ -123,6 +125,30 @@ def token_verifier(
     return None
 
 
+@asynccontextmanager
+async def _live_updates(gateway: Gateway, secret: str) -> AsyncIterator[None]:
+    """This replica's event fan-out, and -- with a public URL to be called back at -- the
+    listener's registrations with the backends' hubs (docs/live-updates.md)."""
+    settings = gateway.settings
+    fanout = EventFanout(gateway.stores.broadcast)
+    await fanout.start()
+    gateway.events = fanout
+    registrar = None
+    if settings.events and settings.public_url:
+        callback = f"{settings.public_url}/events/{secret}"
+        registrar = HubRegistrar(gateway.clients, callback, settings.hub_renew_seconds)
+        await registrar.start()
+        gateway.hubs = registrar
+    elif settings.events:
+        log.warning("no CSM_PUBLIC_URL: not registered for backend events (no live updates)")
+    try:
+        yield
+    finally:
+        if registrar is not None:
+            await registrar.stop()
+        await fanout.stop()
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     manifest_at(settings.operations_manifest)  # a bad manifest stops the start (ManifestError)
@@ -174,6 +200,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
             gateway.stores = await stack.enter_async_context(
                 open_stores(settings.redis_url, settings.redis_prefix)
             )
+            await stack.enter_async_context(_live_updates(gateway, event_secret))
             # Entered after the clients, so stopped (and flushed) before they close.
             await stack.enter_async_context(
                 gateway.audit.running(gateway.sources.interaction, OwnerFinder(gateway.sources))
@@ -181,6 +208,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
             yield
 
     app.cleanup_ctx.append(lifecycle)
+    event_secret = settings.event_secret or secrets.token_urlsafe(24)
+    listener_route(app, event_secret, lambda: gateway.stores.broadcast, gateway.event_counts)
     # Only graphql-transport-ws: the legacy graphql-ws protocol lets a second connection_init
     # swap the connection's principal.
     view = GraphView(

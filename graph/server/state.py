@@ -9,10 +9,11 @@ from aiohttp import web
 
 from graph.auth.audit import AuditWriter
 from graph.auth.authenticator import Authenticator
+from graph.events import EventFanout, HubRegistrar
 from graph.observability import Metrics
 from graph.settings import Settings
 from graph.sources import Sources, TmfClient
-from graph.stores import MemoryIdempotency, Stores
+from graph.stores import Stores
 
 __all__ = ["GATEWAY", "Gateway"]
 
@@ -26,9 +27,10 @@ class Gateway:
     readiness: tuple[float, dict[str, Any]] | None = None  # (when, last /readyz answer)
     authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
     audit: AuditWriter = field(default_factory=AuditWriter)  # agents' access -> TMF683
-    stores: Stores = field(
-        default_factory=lambda: Stores(idempotency=MemoryIdempotency(), backend="memory")
-    )
+    stores: Stores = field(default_factory=Stores.in_memory)
+    events: EventFanout | None = None  # live updates to this replica's subscribers
+    hubs: HubRegistrar | None = None  # the listener's registrations with the backends
+    event_counts: dict[str, int] = field(default_factory=dict)  # listener: accepted, refused…
     _sources: Sources | None = None
 
     @property

@@ -213,6 +213,24 @@ class TmfClient:
     async def delete(self, resource: str, record_id: str) -> None:
         await self._request("DELETE", f"{resource}/{record_id}")
 
+    async def register_hub(self, callback: str, query: str) -> str:
+        """Subscribe ``callback`` to this API's events (TMF ``POST /hub``); the
+        subscription's id."""
+        _, _, created = await self._request(
+            "POST", "hub", body={"callback": callback, "query": query}
+        )
+        hub_id = created.get("id") if isinstance(created, dict) else None
+        if not isinstance(hub_id, str) or not hub_id:
+            raise BackendUnavailable(self.api, "POST hub: no subscription id in the answer")
+        return hub_id
+
+    async def unregister_hub(self, hub_id: str) -> None:
+        """TMF ``DELETE /hub/{id}``; a subscription the backend no longer knows is gone."""
+        try:
+            await self._request("DELETE", f"hub/{hub_id}")
+        except BackendNotFound:
+            return
+
 
 def _chunks(values: list[str]) -> list[list[str]]:
     chunks: list[list[str]] = [[]]

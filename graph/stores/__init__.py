@@ -25,14 +25,19 @@ from .idempotency import (
     Run,
     StoreUnavailable,
 )
+from .pubsub import GAP, Broadcast, MemoryBroadcast, RedisBroadcast
 from .redis import open_redis
 
 __all__ = [
+    "GAP",
+    "Broadcast",
     "Busy",
     "Claim",
     "Conflict",
     "IdempotencyStore",
+    "MemoryBroadcast",
     "MemoryIdempotency",
+    "RedisBroadcast",
     "RedisIdempotency",
     "Replay",
     "Run",
@@ -45,8 +50,17 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class Stores:
     idempotency: IdempotencyStore
+    broadcast: MemoryBroadcast | RedisBroadcast  # backend events, to every replica
     backend: str  # "redis" or "memory", for /readyz and the logs
     redis: aioredis.Redis | None = None
+
+    @classmethod
+    def in_memory(cls) -> Stores:
+        return cls(idempotency=MemoryIdempotency(), broadcast=MemoryBroadcast(), backend="memory")
+
+    def close(self) -> None:
+        """End the broadcast's readers (at shutdown)."""
+        self.broadcast.close()
 
     async def health(self) -> str:
         """ "ok", or why the shared store cannot be used (for /readyz)."""
@@ -63,7 +77,20 @@ class Stores:
 async def open_stores(redis_url: str | None, prefix: str = "csm:") -> AsyncIterator[Stores]:
     """Redis-backed stores when ``redis_url`` is set, in-memory ones otherwise."""
     if not redis_url:
-        yield Stores(idempotency=MemoryIdempotency(), backend="memory")
+        stores = Stores.in_memory()
+        try:
+            yield stores
+        finally:
+            stores.close()
         return
     async with open_redis(redis_url) as client:
-        yield Stores(idempotency=RedisIdempotency(client, prefix), backend="redis", redis=client)
+        stores = Stores(
+            idempotency=RedisIdempotency(client, prefix),
+            broadcast=RedisBroadcast(client, prefix),
+            backend="redis",
+            redis=client,
+        )
+        try:
+            yield stores
+        finally:
+            stores.close()

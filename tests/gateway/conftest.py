@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,13 +32,18 @@ class RunningGateway:
     def state(self) -> Gateway:
         return self.app[GATEWAY]
 
-    def backend_requests(self) -> int:
-        return self.state.metrics.backend_request_count()
+    def backend_requests(self, method: str | None = None) -> int:
+        return self.state.metrics.backend_request_count(method)
 
 
 @asynccontextmanager
 async def running_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
+    """The gateway on a loopback port; its public URL (the backends' event callback) is that
+    port's, unless the settings name one."""
     sock = socket.create_server(("127.0.0.1", 0))
+    if settings.public_url is None:
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        settings = dataclasses.replace(settings, public_url=url)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     try:
@@ -59,8 +65,14 @@ def settings_for(sandbox: RunningSandbox, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-async def gateway(sandbox: RunningSandbox) -> AsyncIterator[RunningGateway]:
+async def gateway(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> AsyncIterator[RunningGateway]:
     async with running_gateway(settings_for(sandbox)) as running:
+        # The sandbox's request counters start now: the gateway's hub registrations at start
+        # are not what a test counts.
+        await http.delete(f"{sandbox.url}/admin/stats")
+        await http.delete(f"{sandbox.url}/admin/requests")
         yield running
 
 

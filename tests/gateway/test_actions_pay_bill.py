@@ -809,7 +809,7 @@ async def test_without_its_idempotency_store_payment_fails_closed(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
-    settings = settings_for(sandbox, redis_url=f"redis://127.0.0.1:{closed}/0")
+    settings = settings_for(sandbox, redis_url=f"redis://127.0.0.1:{closed}/0", events=False)
     async with running_gateway(settings) as gateway:
         assert gateway.state.stores.backend == "redis"
         token = token_for(ME, dev_idp_key)

@@ -379,7 +379,7 @@ async def test_a_repeat_whose_first_outcome_was_lost_finds_the_ticket_raised(
     posts = sandbox.faults.by_method[("TMF621", "POST")]
     body = orjson.dumps({"query": CREATE, "variables": {"input": given}})
     async with (
-        running_gateway(settings_for(sandbox)) as other,
+        running_gateway(settings_for(sandbox, events=False)) as other,
         http.post(
             f"{other.url}/graphql", data=body, headers=headers(CUSTOMER, dev_idp_key)
         ) as resp,

@@ -42,7 +42,7 @@ CUSTOMER = "customer:cus-000004"
 @pytest.fixture
 async def gateway(sandbox: RunningSandbox) -> AsyncIterator[RunningGateway]:
     auth = BackendAuthConfig(authorization=SERVICE)
-    async with running_gateway(settings_for(sandbox, backend_auth=auth)) as running:
+    async with running_gateway(settings_for(sandbox, backend_auth=auth, events=False)) as running:
         yield running
 
 
@@ -136,7 +136,9 @@ async def test_the_users_token_is_forwarded_only_when_configured(
     assert fingerprint(f"Bearer {token}") not in str(await seen())
     auth = BackendAuthConfig(authorization=SERVICE, forward_user_token=True)
     body = orjson.dumps({"query": ME})
-    async with running_gateway(settings_for(sandbox, backend_auth=auth)) as forwarding:
+    async with running_gateway(
+        settings_for(sandbox, backend_auth=auth, events=False)
+    ) as forwarding:
         resp = await http.post(f"{forwarding.url}/graphql", data=body, headers=headers)
         assert resp.status == 200
         resp.release()
