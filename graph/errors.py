@@ -8,9 +8,11 @@ client as ``INTERNAL`` with that id only.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from enum import StrEnum
+from typing import Final
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -44,12 +46,23 @@ class GraphError(Exception):
         self.code = code
 
 
+# Long digit runs (spaces, dots, slashes, dashes between digits allowed): card numbers, IBANs,
+# account numbers. graphql-core quotes the offending input value in its coercion messages.
+_NUMBERS: Final = re.compile(r"\d(?:[\s./_-]{0,2}\d){7,}")
+
+
+def redact(message: str) -> str:
+    """A message without the long numbers it quoted (an input's card number or IBAN must not
+    come back in an error, nor reach a log through one)."""
+    return _NUMBERS.sub("[redacted]", message)
+
+
 def classify(error: GraphQLError) -> tuple[Code, str]:
     """The code and the client-safe message for an error."""
     original = error.original_error
     if original is None:
-        if error.path is None:
-            return Code.BAD_USER_INPUT, error.message  # parse / validation / variables
+        if error.path is None:  # parse / validation / variables
+            return Code.BAD_USER_INPUT, redact(error.message)
         return Code.INTERNAL, "Internal error."  # e.g. a backend value the schema cannot serialize
     if isinstance(original, GraphError):
         return original.code, str(original)

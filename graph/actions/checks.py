@@ -28,8 +28,10 @@ __all__ = [
 
 MAX_AMOUNT: Final = Decimal("100000.00")
 _CENT: Final = Decimal("0.01")
-_DIGIT_RUN: Final = re.compile(r"\d(?:[ -]?\d)*")
-_WHOLE_RUN: Final = re.compile(r"\d(?:[ -]?\d)+")
+# Digits with up to two separators between them (spaces, dots, slashes, dashes, underscores):
+# how card numbers get written, and how they get disguised.
+_DIGIT_RUN: Final = re.compile(r"\d(?:[\s./_-]{0,2}\d)*")
+_SEPARATORS: Final = re.compile(r"[\s./_-]{1,2}")
 
 
 def global_id(value: str, type_name: str, *field: str) -> str:
@@ -60,16 +62,32 @@ def amount(value: Decimal, *field: str) -> Decimal:
 
 def contains_card_number(value: str) -> bool:
     """Whether ``value`` holds something that looks like a payment card number: a run of
-    digits (single spaces or dashes between them allowed) with a card network's length and
-    leading digits that passes the Luhn check. Lengths and prefixes keep phone numbers (at most
+    digits (up to two spaces, dots, slashes, dashes or underscores between them; or groups of
+    such a run) with a card network's length and leading digits that passes the Luhn check. Lengths and prefixes keep phone numbers (at most
     15 digits, E.164) and most other numbers out."""
-    return any(_is_card(_digits(run.group())) for run in _DIGIT_RUN.finditer(value))
+    return any(_holds_card(run.group()) for run in _DIGIT_RUN.finditer(value))
 
 
 def is_card_number(value: str) -> bool:
-    """Whether ``value`` as a whole is a payment card number (spaces and dashes aside): for
+    """Whether ``value`` as a whole is a payment card number (separators aside): for
     fields that hold an opaque token, which may contain long digit runs of its own."""
-    return bool(_WHOLE_RUN.fullmatch(value.strip())) and _is_card(_digits(value))
+    run = _DIGIT_RUN.fullmatch(value.strip())
+    return run is not None and _is_card(_digits(run.group()))
+
+
+def _holds_card(run: str) -> bool:
+    """Whether the run, or consecutive groups of it (a card number followed by an expiry, say),
+    is a card number."""
+    groups = _SEPARATORS.split(run)
+    for start in range(len(groups)):
+        digits = ""
+        for group in groups[start:]:
+            digits += group
+            if len(digits) > 19:
+                break
+            if len(digits) >= 14 and _is_card(digits):
+                return True
+    return False
 
 
 def _digits(run: str) -> str:

@@ -3,11 +3,16 @@
 :func:`perform` wraps the part of an action that reads the backends' current state, decides
 and writes. With an idempotency key it first claims the key (:mod:`graph.stores.idempotency`),
 so that a repeated request replays the first one's outcome instead of deciding again against a
-state the first one already changed (a paid bill has nothing left to pay). A refusal releases
-the key, so corrected input may use it again; so does a failure, whose outcome may be unknown
-(a timed-out POST) -- the action must then find its own earlier effect when it runs again (a
-payment carries the key as ``correlatorId``). If the store cannot be reached, the action is not
-run: an action that needs a key fails closed rather than risk happening twice.
+state the first one already changed (a paid bill has nothing left to pay). The lease on the key
+outlasts every backend call the action can make (:func:`lease_seconds`). A refusal -- of the
+input, or a backend's 4xx -- releases the key, so corrected input may use it again. Any other
+failure may leave the outcome unknown (a POST that timed out can still land): the key is then
+*held* (if a write had been sent: :mod:`graph.sources.writes`), unsettled, for
+:func:`settle_seconds`, during which a repeat is told to wait; afterwards a
+repeat runs and finds the earlier effect by the correlator the action's record carries (a
+payment's ``correlatorId``) -- it never races a write still in flight. If the store cannot be
+reached the action is not run: an action that needs a key fails closed rather than risk
+happening twice.
 
 After the action, the request's loaders are emptied, so the payload (and any later field of the
 same operation) reads the state the action left -- read-your-writes.
@@ -27,7 +32,10 @@ import orjson
 
 from graph.context import Info
 from graph.errors import Code, GraphError
+from graph.sources import BackendRejected
+from graph.sources.writes import tracking_writes
 from graph.stores import Busy, Conflict, Replay, Run, StoreUnavailable
+from graph.stores.idempotency import LEASE_SECONDS
 
 from .actor import Actor
 from .problems import ActionIncomplete, ActionRefused, ProblemCode
@@ -101,8 +109,9 @@ async def _once(
     digest = hashlib.sha256(key.encode()).hexdigest()
     name = f"{actor.customer_id}:{action}:{digest}"
     fingerprint = hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    timeout = info.context.settings.backend_timeout
     try:
-        claim = await store.claim(name, fingerprint)
+        claim = await store.claim(name, fingerprint, lease=lease_seconds(timeout))
     except StoreUnavailable as exc:
         log.error("idempotency store unavailable for %s: %s", action, exc)
         raise GraphError(
@@ -121,26 +130,55 @@ async def _once(
     if isinstance(claim, Busy):
         raise ActionRefused.one(
             ProblemCode.ACTION_IN_PROGRESS,
-            "The same request is still being processed; ask again in a moment.",
+            f"An earlier attempt of this request did not finish cleanly; its outcome is being "
+            f"settled. Ask again in {settle_seconds(timeout):.0f} seconds: it will not be done "
+            "twice."
+            if claim.unsettled
+            else "The same request is still being processed; ask again in a moment.",
             "idempotencyKey",
         )
     assert isinstance(claim, Run)
-    try:
-        done = await run()
-    except (ActionRefused, ActionIncomplete):
-        await _release(store, name, claim.token)
-        raise
-    except BaseException:
-        # The outcome may be unknown (a timeout after the backend got the request): the key
-        # is freed, and the action recognises its own effect if it runs again.
-        await _release(store, name, claim.token)
-        raise
+    with tracking_writes() as writes:
+        try:
+            done = await run()
+        except (ActionRefused, ActionIncomplete, BackendRejected, GraphError):
+            # Refused before anything was written, or by the backend itself: nothing happened
+            # that a repeat could double (an incomplete action said what it did and undid).
+            await _release(store, name, claim.token)
+            raise
+        except BaseException:
+            if writes.sent == 0:  # failed while reading: nothing can land later
+                await _release(store, name, claim.token)
+            else:
+                # A write timed out, met a 5xx or a lost connection, or the request was
+                # cancelled: it may still land. The key stays taken until that is settled;
+                # then a repeat finds the effect.
+                await _hold(store, name, claim.token, settle_seconds(timeout))
+            raise
     try:
         await store.finish(name, claim.token, done.outcome)
     except StoreUnavailable as exc:
         # Done, but not remembered: a repeat finds the backend's record by its correlator.
         log.error("idempotency store lost the outcome of %s: %s", action, exc)
     return None, done
+
+
+def lease_seconds(backend_timeout: float) -> float:
+    """How long a key is held while its action runs: longer than its backend calls can take."""
+    return max(LEASE_SECONDS, 10 * backend_timeout)
+
+
+def settle_seconds(backend_timeout: float) -> float:
+    """How long an action's outcome stays unknown after a failure: a write still in flight has
+    landed or failed by then."""
+    return 3 * backend_timeout + 5
+
+
+async def _hold(store: Any, name: str, token: str, seconds: float) -> None:
+    try:
+        await store.hold(name, token, seconds)
+    except StoreUnavailable as exc:
+        log.error("idempotency key not held (it expires with its lease): %s", exc)
 
 
 async def _release(store: Any, name: str, token: str) -> None:

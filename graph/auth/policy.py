@@ -23,6 +23,9 @@ public fields             an anonymous caller selects a root field  ``UNAUTHENTI
 introspection             ``__schema`` / ``__type`` while           ``FORBIDDEN``
                           introspection is off for the principal;
                           costlier than INTROSPECTION_MAX_COST      ``BAD_USER_INPUT``
+actions                   a mutation with more root fields          ``BAD_USER_INPUT``
+                          (aliases count) than ``max_actions``
+                          (one for anonymous callers)
 depth                     deeper than the channel's ``max_depth``   ``BAD_USER_INPUT``
 cost                      costlier than the channel's ``max_cost``  ``BAD_USER_INPUT``
 assurance                 a field needs a higher level than the     ``FORBIDDEN``
@@ -118,6 +121,7 @@ class ChannelPolicy:
     max_cost: int  # static cost (see the module docstring)
     introspection: frozenset[Role]  # roles with introspection on, whatever the configuration
     missing_acr: str  # the assurance level of a token that states none
+    max_actions: int = 5  # mutation root fields (aliases count) one operation may hold
 
 
 # fmt: off
@@ -173,6 +177,7 @@ ANONYMOUS_POLICY: Final = ChannelPolicy(
     max_cost=CHANNEL_POLICY["web"].max_cost,
     introspection=frozenset(),
     missing_acr="low",
+    max_actions=1,  # one sign-up per request, not a batch of them
 )
 
 # Root fields open to callers without a token: the catalogue, a price preview, and signing up.
@@ -320,6 +325,7 @@ class OperationShape:
     fields: Mapping[str, FieldNode]  # "Type.field" on object types -> the first node selecting it
     root_type: str  # Query, Mutation or Subscription (the schema's names)
     mutation: bool
+    root_fields: int  # response keys at the root (aliases count: each is an action)
     introspection: tuple[FieldNode, ...]  # the operation's __schema / __type selections
     introspection_cost: int
 
@@ -345,6 +351,15 @@ def check_operation(
                     nodes=tuple(node for _, node in private),
                 )
             ]
+    if shape.mutation and shape.root_fields > policy.max_actions:
+        return [
+            Refusal(
+                f"The operation holds {shape.root_fields} actions; at most "
+                f"{policy.max_actions} are allowed in one operation here.",
+                Code.BAD_USER_INPUT,
+                {"actions": shape.root_fields, "maxActions": policy.max_actions},
+            )
+        ]
     if shape.introspection and not introspection:
         return [
             Refusal(
@@ -429,12 +444,14 @@ def analyze(
     values.update(variables or {})
     walker = _Walker(schema, document, values, page_size)
     depth, cost = walker.walk(root, (operation.selection_set,), None, 0)
+    root_fields = len(walker.response_keys(root, operation.selection_set))
     return OperationShape(
         depth=depth,
         cost=cost,
         fields=MappingProxyType(walker.fields),
         root_type=root.name,
         mutation=operation.operation is OperationType.MUTATION,
+        root_fields=root_fields,
         introspection=tuple(walker.introspection),
         introspection_cost=walker.introspection_cost,
     )
@@ -551,6 +568,13 @@ class _Walker:
         if isinstance(value, bool) or not isinstance(value, int):
             return self.page_size
         return max(value, 0)
+
+    def response_keys(
+        self, runtime: GraphQLObjectType, selection_set: SelectionSetNode
+    ) -> list[str]:
+        """The response keys a selection set yields on ``runtime`` (``__typename`` aside)."""
+        groups = self._collect(runtime, (selection_set,))
+        return [key for key, nodes in groups.items() if nodes[0].name.value != "__typename"]
 
     def _collect(
         self, runtime: GraphQLObjectType, selection_sets: Iterable[SelectionSetNode]

@@ -147,6 +147,7 @@ class ScopedSource(ResourceSource[R]):
 
     def __init__(self, inner: ResourceSource[R], scope: Scope) -> None:
         super().__init__(inner.client, inner.resource)
+        self.inner = inner  # e.g. an agent's observed source: its reads are still recorded
         self.scope = scope
 
     def _extra(self, extra: Mapping[str, str] | None) -> dict[str, str] | None:
@@ -165,7 +166,7 @@ class ScopedSource(ResourceSource[R]):
         fields: Iterable[str] | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> list[R]:
-        records = await super().by_ids(ids, _with_keys(fields), self._extra(extra))
+        records = await self.inner.by_ids(ids, _with_keys(fields), self._extra(extra))
         return await self.scope.admit(self.resource, records)
 
     async def by_ref(
@@ -175,33 +176,33 @@ class ScopedSource(ResourceSource[R]):
         fields: Iterable[str] | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> list[R]:
-        records = await super().by_ref(path, values, _with_keys(fields), self._extra(extra))
+        records = await self.inner.by_ref(path, values, _with_keys(fields), self._extra(extra))
         return await self.scope.admit(self.resource, records)
 
     async def search(
         self, params: Mapping[str, str], fields: Iterable[str] | None = None
     ) -> list[R]:
-        records = await super().search(self._extra(params) or {}, _with_keys(fields))
+        records = await self.inner.search(self._extra(params) or {}, _with_keys(fields))
         return await self.scope.admit(self.resource, records)
 
     async def page(self, params: Mapping[str, str], offset: int, limit: int) -> tuple[list[R], int]:
-        records, total = await super().page(self._extra(params) or {}, offset, limit)
+        records, total = await self.inner.page(self._extra(params) or {}, offset, limit)
         admitted = await self.scope.admit(self.resource, records)
         return admitted, total - (len(records) - len(admitted))
 
     async def create(self, body: dict[str, Any]) -> R:
         await self.scope.check_write(self.resource, body)
-        return await super().create(body)
+        return await self.inner.create(body)
 
     async def patch(self, record_id: str, body: dict[str, Any]) -> R:
         await self._require_own(record_id)
         if "relatedParty" in body or "account" in body:
             await self.scope.check_write(self.resource, body)
-        return await super().patch(record_id, body)
+        return await self.inner.patch(record_id, body)
 
     async def delete(self, record_id: str) -> None:
         await self._require_own(record_id)
-        await super().delete(record_id)
+        await self.inner.delete(record_id)
 
     async def _require_own(self, record_id: str) -> None:
         if await self.get(record_id) is None:
@@ -215,6 +216,7 @@ class ObservedSource(ResourceSource[R]):
 
     def __init__(self, inner: ResourceSource[R], access: AccessLog) -> None:
         super().__init__(inner.client, inner.resource)
+        self.inner = inner
         self.access = access
 
     def _seen(self, records: list[R]) -> list[R]:
@@ -222,7 +224,7 @@ class ObservedSource(ResourceSource[R]):
         return records
 
     async def get(self, record_id: str, fields: Iterable[str] | None = None) -> R | None:
-        record = await super().get(record_id, _with_keys(fields))
+        record = await self.inner.get(record_id, _with_keys(fields))
         if record is not None:
             self._seen([record])
         return record
@@ -233,7 +235,7 @@ class ObservedSource(ResourceSource[R]):
         fields: Iterable[str] | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> list[R]:
-        return self._seen(await super().by_ids(ids, _with_keys(fields), extra))
+        return self._seen(await self.inner.by_ids(ids, _with_keys(fields), extra))
 
     async def by_ref(
         self,
@@ -242,28 +244,28 @@ class ObservedSource(ResourceSource[R]):
         fields: Iterable[str] | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> list[R]:
-        return self._seen(await super().by_ref(path, values, _with_keys(fields), extra))
+        return self._seen(await self.inner.by_ref(path, values, _with_keys(fields), extra))
 
     async def search(
         self, params: Mapping[str, str], fields: Iterable[str] | None = None
     ) -> list[R]:
-        return self._seen(await super().search(params, _with_keys(fields)))
+        return self._seen(await self.inner.search(params, _with_keys(fields)))
 
     async def page(self, params: Mapping[str, str], offset: int, limit: int) -> tuple[list[R], int]:
-        records, total = await super().page(params, offset, limit)
+        records, total = await self.inner.page(params, offset, limit)
         return self._seen(records), total
 
     async def create(self, body: dict[str, Any]) -> R:
-        return self._seen([await super().create(body)])[0]
+        return self._seen([await self.inner.create(body)])[0]
 
     async def patch(self, record_id: str, body: dict[str, Any]) -> R:
-        return self._seen([await super().patch(record_id, body)])[0]
+        return self._seen([await self.inner.patch(record_id, body)])[0]
 
     async def delete(self, record_id: str) -> None:
-        record = await super().get(record_id)
+        record = await self.inner.get(record_id)
         if record is not None:
             self._seen([record])
-        await super().delete(record_id)
+        await self.inner.delete(record_id)
 
 
 class DeniedSource(ResourceSource[R]):

@@ -16,9 +16,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from graph.actions import ActionRefused, Actor, Done, Problem, ProblemCode, Touched
+from graph.actions import (
+    ActionRefused,
+    Actor,
+    Done,
+    Problem,
+    ProblemCode,
+    Touched,
+    refusal_reason,
+)
 from graph.auth.audit import CHANNEL_NAMES
-from graph.sources import BackendNotFound, BackendRejected
+from graph.sources import BackendRejected
 from graph.sources.billing import CustomerBill, Payment, PaymentMethod
 from graph.timestamps import parse_datetime
 
@@ -90,13 +98,13 @@ async def pay_bill(actor: Actor, request: PayBill) -> Done:
     }
     try:
         payment = await actor.sources.payment.create(body)
-    except BackendNotFound:
-        raise
     except BackendRejected as exc:
+        if exc.status not in (409, 422):
+            raise  # not a business refusal: the gateway's request was wrong (logged, INTERNAL)
         # The billing system said no, e.g. the bill was paid meanwhile: nothing was paid.
         raise ActionRefused.one(
             ProblemCode.BACKEND_REFUSED,
-            f"The payment was not accepted ({exc.reason or 'refused'}); nothing was paid. "
+            f"The payment was not accepted ({refusal_reason(exc)}); nothing was paid. "
             "Check what remains on the bills and try again.",
             "bills",
         ) from None

@@ -34,6 +34,7 @@ __all__ = ["RECORDED_HEADERS", "Fault", "FaultBoard", "fault_middleware", "finge
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 DOWN_MODES: Final = (None, "503", "reset")
+HTTP_METHODS: Final = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"})
 MAX_HANG_SECONDS: Final = 600.0
 RECENT_REQUESTS: Final = 200  # per API
 RECORDED_HEADERS: Final = (
@@ -66,6 +67,10 @@ class Fault:
 
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    # The request is carried out, and only its answer is late: a write that lands although
+    # the client gave up waiting.
+    answer_latency_ms: float = 0.0
+    methods: tuple[str, ...] = ()  # only requests of these HTTP methods suffer it; () = all
     error_rate: float = 0.0  # share of requests answered with error_status
     error_status: int = 500
     hang: bool = False  # hold requests without an answer until the faults change
@@ -79,18 +84,22 @@ class Fault:
         unknown = sorted(set(data) - known)
         if unknown:
             raise TmfError(400, "Invalid fault", f"unknown setting {unknown[0]!r}")
+        if isinstance(data.get("methods"), list):
+            data = {**data, "methods": tuple(str(m).upper() for m in data["methods"])}
         fault = replace(base or cls(), **data)
         fault.validate()
         return fault
 
     def validate(self) -> None:
-        numbers = (self.latency_ms, self.jitter_ms, self.error_rate)
+        numbers = (self.latency_ms, self.jitter_ms, self.error_rate, self.answer_latency_ms)
         if any(isinstance(n, bool) or not isinstance(n, int | float) or n < 0 for n in numbers):
             raise TmfError(400, "Invalid fault", "latency, jitter and error rate must be >= 0")
         if self.error_rate > 1:
             raise TmfError(400, "Invalid fault", "error_rate is a share between 0 and 1")
         if self.error_status not in (500, 502, 503, 504):
             raise TmfError(400, "Invalid fault", "error_status must be 500, 502, 503 or 504")
+        if not isinstance(self.methods, tuple) or not set(self.methods) <= HTTP_METHODS:
+            raise TmfError(400, "Invalid fault", f"methods are some of {sorted(HTTP_METHODS)}")
         if not isinstance(self.hang, bool) or self.down not in DOWN_MODES:
             raise TmfError(
                 400, "Invalid fault", "hang is a boolean; down is null, '503' or 'reset'"
@@ -149,6 +158,13 @@ class FaultBoard:
         self._changed.set()
         self._changed = asyncio.Event()
 
+    def fault_for(self, api: str, method: str) -> Fault | None:
+        """The API's fault, if requests of ``method`` suffer it."""
+        fault = self.faults.get(api)
+        if fault is None or (fault.methods and method not in fault.methods):
+            return None
+        return fault
+
     def snapshot(self) -> dict[str, Any]:
         return {key: asdict(fault) for key, fault in sorted(self.faults.items())}
 
@@ -167,7 +183,7 @@ class FaultBoard:
 
     async def apply(self, api: str, request: web.Request) -> web.StreamResponse | None:
         """Suffer the API's fault; return a response to send instead of the real one."""
-        fault = self.faults.get(api)
+        fault = self.fault_for(api, request.method)
         if fault is None:
             return None
         delay = fault.latency_ms + self._random.uniform(0, fault.jitter_ms)
@@ -204,6 +220,10 @@ def fault_middleware(board: FaultBoard) -> Middleware:
         injected = await board.apply(api, request)
         if injected is not None:
             return injected
-        return await handler(request)
+        response = await handler(request)
+        fault = board.fault_for(api, request.method)
+        if fault is not None and fault.answer_latency_ms:
+            await asyncio.sleep(fault.answer_latency_ms / 1000)
+        return response
 
     return middleware

@@ -55,7 +55,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Probes every backend and the shared store (Redis, when configured) -- at most every
-    READINESS_TTL seconds, whoever asks."""
+    READINESS_TTL seconds, whoever asks. Ready means the backends answer; the store's state is
+    reported beside it (``degraded``), since without Redis the gateway still serves reads."""
     gateway = request.app[GATEWAY]
     now = asyncio.get_running_loop().time()
     cached = gateway.readiness
@@ -88,11 +89,14 @@ async def readyz(request: web.Request) -> web.Response:
     probes = asyncio.gather(*(probe(api.key) for api in APIS))
     probed, stores = await asyncio.gather(probes, store())
     results = dict(probed)
-    ready = stores == "ok" and all(state == "ok" for state in results.values())
+    # Redis down degrades (actions with idempotency keys fail closed, live updates pause) but
+    # reads go on: a replica stays ready, and the body says what is degraded.
+    ready = all(state == "ok" for state in results.values())
     body: dict[str, Any] = {
         "ready": ready,
         "backends": results,
         "stores": {"backend": gateway.stores.backend, "state": stores},
+        "degraded": stores != "ok",
     }
     gateway.readiness = (now, body)
     return _json(body, 200 if ready else 503)

@@ -27,6 +27,7 @@ from .errors import (
     BackendUnavailable,
 )
 from .identity import backend_headers, current_identity
+from .writes import note_write
 
 __all__ = ["Observer", "ResourceSource", "TmfClient"]
 
@@ -84,6 +85,8 @@ class TmfClient:
             headers["Authorization"] = authorization
         if data is not None:
             headers["Content-Type"] = content_type
+        if method != "GET":
+            note_write()
         started = time.perf_counter()
         outcome = "error"
         try:

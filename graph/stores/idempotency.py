@@ -10,14 +10,19 @@ answers one of:
   nothing happened (the key is free again);
 - :class:`Replay` -- the action has finished: here is its outcome;
 - :class:`Conflict` -- the key was used with a different input;
-- :class:`Busy` -- another caller holds the key and did not finish within ``wait`` seconds.
+- :class:`Busy` -- another caller holds the key and did not finish within ``wait`` seconds,
+  or an earlier attempt's outcome is not known yet (``unsettled``, see :meth:`hold`).
 
 A caller that claims while another runs waits for that outcome (``wait`` seconds), so two
 concurrent requests -- to one gateway process or to two sharing Redis -- get the same answer.
 A lease that its holder never finishes (a process killed mid-action) expires after
 ``lease_seconds``; whoever claims next runs the action again, which is why actions must also be
 able to find their own earlier effect at the backend (a payment carries its key as
-``correlatorId``). Outcomes are kept ``keep_seconds`` (24 h by default).
+``correlatorId``). Outcomes are kept ``keep_seconds`` (24 h by default). A holder whose
+action failed in a way that leaves its outcome unknown (a write that timed out may still land)
+does not release the key but :meth:`hold` s it for a settling time: until then a repeat is told
+at once that the outcome is not known yet, and afterwards it runs and finds the earlier effect
+by its correlator -- never racing a write that is still in flight.
 
 Redis: the lease is ``SET key pending NX PX lease``; finishing and releasing are compare-and-set
 scripts on the lease holder's token, so a holder whose lease expired cannot overwrite a newer
@@ -72,7 +77,7 @@ class Conflict:
 
 @dataclass(frozen=True, slots=True)
 class Busy:
-    pass
+    unsettled: bool = False  # an earlier attempt's outcome is not known yet
 
 
 Claim = Run | Replay | Conflict | Busy
@@ -83,11 +88,15 @@ class StoreUnavailable(Exception):
 
 
 class IdempotencyStore(Protocol):
-    async def claim(self, key: str, fingerprint: str, wait: float = WAIT_SECONDS) -> Claim: ...
+    async def claim(
+        self, key: str, fingerprint: str, wait: float = WAIT_SECONDS, lease: float | None = None
+    ) -> Claim: ...
 
     async def finish(self, key: str, token: str, outcome: dict[str, Any]) -> None: ...
 
     async def release(self, key: str, token: str) -> None: ...
+
+    async def hold(self, key: str, token: str, seconds: float) -> None: ...
 
 
 class MemoryIdempotency:
@@ -101,7 +110,9 @@ class MemoryIdempotency:
         # key -> (fingerprint, token or None when done, outcome, expires at, finished event)
         self._entries: dict[str, _Entry] = {}
 
-    async def claim(self, key: str, fingerprint: str, wait: float = WAIT_SECONDS) -> Claim:
+    async def claim(
+        self, key: str, fingerprint: str, wait: float = WAIT_SECONDS, lease: float | None = None
+    ) -> Claim:
         deadline = time.monotonic() + wait
         while True:
             now = time.monotonic()
@@ -109,12 +120,15 @@ class MemoryIdempotency:
             entry = self._entries.get(key)
             if entry is None:
                 token = secrets.token_hex(16)
-                self._entries[key] = _Entry(fingerprint, token, None, now + self.lease_seconds)
+                expires = now + (lease or self.lease_seconds)
+                self._entries[key] = _Entry(fingerprint, token, None, expires)
                 return Run(token)
             if entry.fingerprint != fingerprint:
                 return Conflict()
             if entry.outcome is not None:
                 return Replay(orjson.loads(entry.outcome))
+            if entry.unsettled:
+                return Busy(unsettled=True)
             left = deadline - now
             if left <= 0:
                 return Busy()
@@ -137,13 +151,20 @@ class MemoryIdempotency:
             del self._entries[key]
             entry.changed.set()
 
+    async def hold(self, key: str, token: str, seconds: float) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.token == token:
+            entry.unsettled = True
+            entry.expires = time.monotonic() + seconds
+            entry.changed.set()
+
     def _expire(self, now: float) -> None:
         for key in [k for k, e in self._entries.items() if e.expires <= now]:
             self._entries.pop(key).changed.set()
 
 
 class _Entry:
-    __slots__ = ("changed", "expires", "fingerprint", "outcome", "token")
+    __slots__ = ("changed", "expires", "fingerprint", "outcome", "token", "unsettled")
 
     def __init__(
         self, fingerprint: str, token: str | None, outcome: bytes | None, expires: float
@@ -152,10 +173,12 @@ class _Entry:
         self.token = token
         self.outcome = outcome
         self.expires = expires
+        self.unsettled = False
         self.changed = asyncio.Event()
 
 
-# KEYS[1] the key; ARGV[1] the holder's token; ARGV[2] the outcome as JSON ("" = release);
+# KEYS[1] the key; ARGV[1] the holder's token; ARGV[2] the outcome as JSON ("" = release,
+# "unsettled" = hold the lease with the outcome unknown);
 # ARGV[3] how long to keep it, in ms. Changes the key only while the caller still holds it;
 # the outcome is spliced in as text, so it is stored exactly as the gateway encoded it.
 _SWAP: Final = """
@@ -165,6 +188,9 @@ local entry = cjson.decode(current)
 if entry.token ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
+elseif ARGV[2] == 'unsettled' then
+  entry.unsettled = true
+  redis.call('SET', KEYS[1], cjson.encode(entry), 'PX', ARGV[3])
 else
   local done = '{"fp":' .. cjson.encode(entry.fp) .. ',"outcome":' .. ARGV[2] .. '}'
   redis.call('SET', KEYS[1], done, 'PX', ARGV[3])
@@ -191,15 +217,18 @@ class RedisIdempotency:
         self.poll_seconds = poll_seconds
         self._swap = client.register_script(_SWAP)
 
-    async def claim(self, key: str, fingerprint: str, wait: float = WAIT_SECONDS) -> Claim:
+    async def claim(
+        self, key: str, fingerprint: str, wait: float = WAIT_SECONDS, lease: float | None = None
+    ) -> Claim:
         name = self.prefix + key
+        lease_ms = int(lease * 1000) if lease else self.lease_ms
         deadline = time.monotonic() + wait
         delay = self.poll_seconds
         while True:
             token = secrets.token_hex(16)
             pending = orjson.dumps({"fp": fingerprint, "token": token})
             try:
-                if await self.client.set(name, pending, nx=True, px=self.lease_ms):
+                if await self.client.set(name, pending, nx=True, px=lease_ms):
                     return Run(token)
                 raw = await self.client.get(name)
             except (RedisError, OSError) as exc:
@@ -211,6 +240,8 @@ class RedisIdempotency:
                 return Conflict()
             if "outcome" in entry:
                 return Replay(entry["outcome"])
+            if entry.get("unsettled"):
+                return Busy(unsettled=True)
             if time.monotonic() >= deadline:
                 return Busy()
             await asyncio.sleep(delay)
@@ -221,6 +252,9 @@ class RedisIdempotency:
 
     async def release(self, key: str, token: str) -> None:
         await self._run_swap(key, token, "", 0)
+
+    async def hold(self, key: str, token: str, seconds: float) -> None:
+        await self._run_swap(key, token, "unsettled", int(seconds * 1000))
 
     async def _run_swap(self, key: str, token: str, value: str, ttl_ms: int) -> None:
         try:

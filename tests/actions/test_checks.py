@@ -14,6 +14,10 @@ CARDS = [
     "4111111111111111",  # Visa
     "4111 1111 1111 1111",
     "4111-1111-1111-1111",
+    "4111.1111.1111.1111",
+    "4111/1111/1111/1111",
+    "4111_1111_1111_1111",
+    "4111  1111  1111  1111",
     "5555555555554444",  # Mastercard
     "2223003122003222",  # Mastercard 2-series
     "378282246310005",  # American Express
@@ -42,6 +46,11 @@ def test_card_numbers_are_recognised_alone_and_inside_a_text(number: str) -> Non
 )
 def test_other_numbers_are_not_taken_for_cards(value: str) -> None:
     assert not contains_card_number(value)
+
+
+def test_a_card_number_followed_by_more_digits_is_still_found() -> None:
+    assert contains_card_number("4111 1111 1111 1111 12/30 123")
+    assert contains_card_number("cvc 123 4111-1111-1111-1111")
 
 
 def test_a_token_is_refused_only_when_it_is_a_card_number_as_a_whole() -> None:

@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 import pytest
 
+from graph.actions.runner import settle_seconds
 from graph.auth.devidp import load_or_create_key, mint
 from graph.sandbox import RunningSandbox
 from graph.schema.common import encode_global_id
@@ -819,3 +820,32 @@ async def test_without_its_idempotency_store_payment_fails_closed(
     assert "nothing was done" in result["errors"][0]["message"]
     assert await payment_posts(http, sandbox) == 0
     assert (await fetch(http, sandbox, "customerBill", SENT_BILL))["state"] == "sent"
+
+
+async def test_a_payment_that_lands_after_its_timeout_is_not_made_twice(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession, dev_idp_key: Path
+) -> None:
+    """The POST times out at the gateway but the billing system carries it out. A repeat at
+    once is told to wait (the outcome is unsettled), not run against a payment still in
+    flight; once settled, the repeat finds that payment by its correlator: one payment."""
+    before = await payments_of(http, sandbox, SENT_ACCOUNT)
+    settings = settings_for(sandbox, backend_timeout=0.3, events=False)
+    async with running_gateway(settings) as gateway:
+        token = token_for(ME, dev_idp_key)
+        fault = {"answer_latency_ms": 600, "methods": ["POST"]}
+        await call(http, "PUT", f"{sandbox.url}/admin/faults/TMF676", json=fault)
+        given = {"input": pay_input(SENT_BILL)}
+        first = await post_as(http, gateway, token, PAY, given)
+        assert [e["extensions"]["code"] for e in first["errors"]] == ["BACKEND_TIMEOUT"]
+        await call(http, "DELETE", f"{sandbox.url}/admin/faults")
+        again = await post_as(http, gateway, token, PAY, given)
+        assert refused(again["data"]["payBill"]) == [("ACTION_IN_PROGRESS", ["idempotencyKey"])]
+        landed = [p for p in await payments_of(http, sandbox, SENT_ACCOUNT) if p not in before]
+        assert len(landed) == 1  # the first attempt's payment is there
+        await asyncio.sleep(settle_seconds(0.3) + 0.2)
+        settled = await post_as(http, gateway, token, PAY, given)
+    payload = settled["data"]["payBill"]
+    assert payload["errors"] == []
+    assert payload["payment"]["reference"] == landed[0]["id"]
+    after = [p for p in await payments_of(http, sandbox, SENT_ACCOUNT) if p not in before]
+    assert [p["id"] for p in after] == [landed[0]["id"]]
