@@ -63,8 +63,9 @@ def amount(value: Decimal, *field: str) -> Decimal:
 def contains_card_number(value: str) -> bool:
     """Whether ``value`` holds something that looks like a payment card number: a run of
     digits (up to two spaces, dots, slashes, dashes or underscores between them; or groups of
-    such a run) with a card network's length and leading digits that passes the Luhn check. Lengths and prefixes keep phone numbers (at most
-    15 digits, E.164) and most other numbers out."""
+    such a run) with a card network's length and leading digits that passes the Luhn check.
+    Lengths and prefixes keep phone numbers (at most 15 digits, E.164) and most other numbers
+    out."""
     return any(_holds_card(run.group()) for run in _DIGIT_RUN.finditer(value))
 
 
