@@ -30,6 +30,8 @@ def _serve_one(host: str, port: int, sock: socket.socket | None = None) -> None:
         # Backends on this machine (the embedded sandbox, a local one) reach the gateway
         # where it listens; others need CSM_PUBLIC_URL.
         local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        if ":" in local:
+            local = f"[{local}]"  # an IPv6 address in a URL
         settings = dataclasses.replace(settings, public_url=f"http://{local}:{port}")
     app = create_app(settings)
     if sock is not None:

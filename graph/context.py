@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from aiohttp import web
@@ -15,6 +15,9 @@ from .loaders import Loaders
 from .settings import Settings
 from .sources import Sources
 from .stores import Stores
+
+if TYPE_CHECKING:  # graph.actions imports this module
+    from .actions.directory import PeopleDirectory
 
 __all__ = ["Context", "Info"]
 
@@ -30,6 +33,7 @@ class Context:
     stores: Stores  # idempotency keys (and, later, caches) shared across processes
     audit: AuditWriter  # TMF683 records of agents' access and of every action
     registration: Registration | None = None  # anonymous callers and agents only
+    people: PeopleDirectory | None = None  # who holds an e-mail address (ids only)
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
 
 

@@ -12,15 +12,16 @@ import re
 import uuid
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult
 
 from .sources import BackendNotFound, BackendRejected, BackendTimeout, BackendUnavailable
 from .sources.identity import current_identity
 
-__all__ = ["Code", "ErrorCodes", "GraphError"]
+__all__ = ["Code", "ErrorCodes", "GraphError", "classify", "coded", "redact"]
 
 log = logging.getLogger("graph.errors")
 
@@ -81,40 +82,52 @@ def classify(error: GraphQLError) -> tuple[Code, str]:
     return Code.INTERNAL, "Internal error."
 
 
+def coded(error: GraphQLError, *, keep_original: bool = False) -> GraphQLError:
+    """``error`` with its code and client-safe message; internal and backend failures are
+    logged under the operation's correlation id. ``keep_original``: the cause stays attached
+    (never sent), so that coding the error again gives the same answer."""
+    code, message = classify(error)
+    extensions = dict(error.extensions or {})
+    extensions["code"] = code.value
+    if code is Code.INTERNAL or code.value.startswith("BACKEND_"):
+        # The operation's correlation id, as backends and the response header carry it.
+        identity = current_identity()
+        correlation = identity.correlation_id if identity else uuid.uuid4().hex
+        extensions["correlationId"] = correlation
+        log.error(
+            "graphql error %s at %s: %r",
+            correlation,
+            error.path,
+            error.original_error,
+            exc_info=error.original_error,
+        )
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error if keep_original else None,
+        extensions=extensions,
+    )
+
+
 class ErrorCodes(SchemaExtension):
-    """Give every error a code and a safe message; log what the client must not see."""
+    """Give every error a code and a safe message; log what the client must not see -- for an
+    operation's result, and for each result a subscription streams (graphql-transport-ws sends
+    those as they are made, before the operation ends)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is None or not result.errors:
             return
-        masked = []
-        for error in result.errors:
-            code, message = classify(error)
-            extensions = dict(error.extensions or {})
-            extensions["code"] = code.value
-            if code is Code.INTERNAL or code.value.startswith("BACKEND_"):
-                # The operation's correlation id, as backends and the response header carry it.
-                identity = current_identity()
-                correlation = identity.correlation_id if identity else uuid.uuid4().hex
-                extensions["correlationId"] = correlation
-                log.error(
-                    "graphql error %s at %s: %r",
-                    correlation,
-                    error.path,
-                    error.original_error,
-                    exc_info=error.original_error,
-                )
-            masked.append(
-                GraphQLError(
-                    message,
-                    nodes=error.nodes,
-                    source=error.source,
-                    positions=error.positions,
-                    path=error.path,
-                    original_error=None,
-                    extensions=extensions,
-                )
-            )
-        result.errors = masked
+        result.errors = [coded(error) for error in result.errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        if isinstance(result, ExecutionResult) and result.errors:
+            result.errors = [
+                error if (error.extensions or {}).get("code") else coded(error, keep_original=True)
+                for error in result.errors
+            ]
+        yield

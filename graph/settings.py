@@ -29,6 +29,7 @@
 | ``CSM_EVENTS`` | register with the backends' hubs for live updates (0 to turn off) | on |
 | ``CSM_EVENT_SECRET`` | the secret in the event listener's URL | random |
 | ``CSM_HUB_RENEW_SECONDS`` | how often hub subscriptions are renewed | 60 |
+| ``CSM_EVENT_QUEUE_SIZE`` | events a subscription may fall behind before it is ended | 100 |
 
 With no backend URL configured the gateway runs on its *embedded default*: the TMF sandbox
 in-process, in-memory stores, the development identity provider trusted. A real identity
@@ -74,7 +75,11 @@ def _public_url(value: str | None) -> str | None:
 def _secret(value: str | None) -> str | None:
     if not value:
         return None
-    if len(value) < 16 or not value.replace("-", "").replace("_", "").isalnum():
+    if (
+        len(value) < 16
+        or not value.isascii()
+        or not value.replace("-", "").replace("_", "").isalnum()
+    ):
         raise SettingsError("CSM_EVENT_SECRET must be 16 or more letters, digits, - or _")
     return value
 
@@ -126,6 +131,7 @@ class Settings:
     events: bool = True
     event_secret: str | None = None  # None: a random one per process
     hub_renew_seconds: float = 60.0
+    event_queue_size: int = 100
     backend_auth: BackendAuthConfig = field(default_factory=BackendAuthConfig)
 
     @property
@@ -192,4 +198,5 @@ class Settings:
             events=_flag(env.get("CSM_EVENTS"), True),
             event_secret=_secret(env.get("CSM_EVENT_SECRET")),
             hub_renew_seconds=_number(env, "CSM_HUB_RENEW_SECONDS", 60.0),
+            event_queue_size=max(1, int(_number(env, "CSM_EVENT_QUEUE_SIZE", 100))),
         )

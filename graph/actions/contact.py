@@ -11,14 +11,15 @@ every text (``CARD_NUMBER_REFUSED``) and never echoed.
 
 Pure functions, no I/O. Each check appends its problems, with the input field's path, to the
 caller's list and answers None, so that an action reports every problem at once (and raises
-:class:`~graph.actions.problems.ActionRefused` with them) before anything is sent.
+:class:`~graph.actions.problems.ActionRefused` with them) before anything is sent. That list
+may be a :class:`Problems`, which also collects the problems of checks that raise them.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -38,6 +39,7 @@ __all__ = [
     "Medium",
     "Phone",
     "PostalAddress",
+    "Problems",
     "birth_date",
     "characteristic",
     "country_code",
@@ -206,6 +208,27 @@ def _refused(problems: list[Problem], check: Callable[[], T]) -> T | None:
     except ActionRefused as refused:
         problems.extend(refused.problems)
         return None
+
+
+class Problems(list[Problem]):
+    """The caller's list, for checks of any kind: those here add to it, others (raising
+    :class:`ActionRefused`) are run by :meth:`take`; then all are refused at once."""
+
+    def take(self, check: Callable[[], T]) -> T | None:
+        """What ``check`` answers, or None after adding the problems it raised."""
+        return _refused(self, check)
+
+    async def awaited(self, check: Awaitable[T]) -> T | None:
+        """What the awaited ``check`` answers, or None after adding the problems it raised."""
+        try:
+            return await check
+        except ActionRefused as refused:
+            self.extend(refused.problems)
+            return None
+
+    def raise_any(self) -> None:
+        if self:
+            raise ActionRefused(self)
 
 
 def _part(

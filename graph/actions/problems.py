@@ -37,7 +37,7 @@ class ProblemCode(StrEnum):
     NOTHING_TO_PAY = "NOTHING_TO_PAY"  # the bill is settled
     PAYMENT_METHOD_UNUSABLE = "PAYMENT_METHOD_UNUSABLE"  # inactive, expired, another's
     CARD_NUMBER_REFUSED = "CARD_NUMBER_REFUSED"  # a card number where a token belongs
-    PAYMENT_METHOD_IN_USE = "PAYMENT_METHOD_IN_USE"  # the last or a preferred method
+    PAYMENT_METHOD_IN_USE = "PAYMENT_METHOD_IN_USE"  # a default, a plan's, the preferred, the last
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"  # same key, different input
     ACTION_IN_PROGRESS = "ACTION_IN_PROGRESS"  # same key, still running elsewhere
     TICKET_CLOSED = "TICKET_CLOSED"  # closed, cancelled or rejected: no more changes

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import errno
 import hashlib
 import os
@@ -31,11 +32,14 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+if TYPE_CHECKING:  # graph.settings imports this module
+    from graph.settings import Settings
 
 __all__ = [
     "ACR_VALUES",
@@ -57,6 +61,7 @@ __all__ = [
     "mint",
     "mint_for_environment",
     "public_jwks",
+    "sign_in_token",
 ]
 
 DEV_ISSUER: Final = "urn:csm-graph:dev-idp"  # never a real IdP's issuer
@@ -362,3 +367,30 @@ def mint_for_environment(env: Mapping[str, str], **claims: Any) -> str:
     """
     ensure_development(env)
     return mint(load_or_create_key(dev_key_path(env)), **claims)
+
+
+def sign_in_token(
+    settings: Settings,
+    customer_id: str,
+    channel: str,
+    *,
+    ttl_seconds: int = 3600,
+    now: float | None = None,
+) -> tuple[str, datetime.datetime] | None:
+    """A token and its expiry for a customer who has just registered on ``channel``, signed
+    with the key the gateway's development IdP serves; None unless the gateway trusts that
+    IdP (in production the real identity provider signs the new customer in).
+
+    Reads (or creates) the key file: call it off the event loop."""
+    if not settings.dev_idp:
+        return None
+    issued = int(time.time() if now is None else now)
+    token = mint(
+        load_or_create_key(settings.dev_idp_key or dev_key_path()),
+        role="customer",
+        channel=channel,
+        customer_id=customer_id,
+        ttl_seconds=ttl_seconds,
+        now=issued,
+    )
+    return token, datetime.datetime.fromtimestamp(issued + ttl_seconds, datetime.UTC)

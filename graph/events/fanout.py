@@ -59,8 +59,9 @@ class Subscriber:
         if self._missed is None:
             self._missed = why
             log.warning("events: a subscription is ended: %s", why)
-            self._queue = asyncio.Queue()
-            self._queue.put_nowait(None)  # wake a waiting reader
+            while not self._queue.empty():  # what it had not read yet is dropped
+                self._queue.get_nowait()
+            self._queue.put_nowait(None)  # wakes a reader waiting on this same queue
 
     def close(self) -> None:
         self._queue.put_nowait(None)
@@ -80,8 +81,9 @@ class Subscriber:
 class EventFanout:
     """This replica's subscribers, fed from the broadcast by one task."""
 
-    def __init__(self, broadcast: Broadcast) -> None:
+    def __init__(self, broadcast: Broadcast, queue_size: int = QUEUE_SIZE) -> None:
         self.broadcast = broadcast
+        self.queue_size = queue_size  # events a subscriber may fall behind before it is ended
         self._subscribers: set[Subscriber] = set()
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
@@ -101,9 +103,9 @@ class EventFanout:
 
     @contextlib.contextmanager
     def subscribe(
-        self, resources: frozenset[str], maxsize: int = QUEUE_SIZE
+        self, resources: frozenset[str], maxsize: int | None = None
     ) -> Iterator[Subscriber]:
-        subscriber = Subscriber(resources, maxsize)
+        subscriber = Subscriber(resources, maxsize or self.queue_size)
         self._subscribers.add(subscriber)
         try:
             yield subscriber

@@ -3,12 +3,17 @@
 Names and labels are an interface others rely on (see ../shared/design.md):
 ``csm_backend_requests_total{api,method,status}``, ``csm_backend_request_seconds{api,method}``,
 ``csm_graphql_requests_total{channel,outcome}``, ``csm_graphql_request_seconds{channel}``,
-``csm_cache_requests_total{cache,result}``.
+``csm_cache_requests_total{cache,result}``. Live updates add ``csm_live_subscriptions`` and
+``csm_events_total{stage,outcome}`` (:meth:`Metrics.watch_live`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 __all__ = ["Metrics"]
 
@@ -65,6 +70,17 @@ class Metrics:
     def observe_audit(self, outcome: str, count: int) -> None:
         self.audit_records.labels(outcome).inc(count)
 
+    def watch_live(
+        self,
+        subscriptions: Callable[[], int],
+        listener: Mapping[str, int],
+        fanout: Mapping[str, int],
+    ) -> None:
+        """Report live updates: open subscriptions, and the tallies of the event listener
+        (accepted, duplicates, refused, forged) and of the fan-out (received, duplicates,
+        delivered, overflows), read when scraped."""
+        self.registry.register(_LiveCollector(subscriptions, listener, fanout))
+
     def backend_request_count(self, method: str | None = None) -> int:
         """Backend requests so far, of one HTTP method or all (tests pin batching with it)."""
         total = 0.0
@@ -78,3 +94,31 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _LiveCollector(Collector):
+    def __init__(
+        self,
+        subscriptions: Callable[[], int],
+        listener: Mapping[str, int],
+        fanout: Mapping[str, int],
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.listener = listener
+        self.fanout = fanout
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "csm_live_subscriptions",
+            "GraphQL subscriptions listening to backend events on this replica.",
+            value=self.subscriptions(),
+        )
+        events = CounterMetricFamily(
+            "csm_events",
+            "Backend events, by stage (listener, fanout) and outcome.",
+            labels=("stage", "outcome"),
+        )
+        for stage, counts in (("listener", self.listener), ("fanout", self.fanout)):
+            for outcome, count in sorted(counts.items()):
+                events.add_metric((stage, outcome), count)
+        yield events

@@ -9,16 +9,28 @@ method's ``account`` list kept in step, as the backend's own records keep it).
 
 Choosing a default touches several records, one request each. When a backend fails midway,
 the action stops and says exactly which records were changed and which were not
-(:class:`~graph.actions.ActionIncomplete`); repeating the action completes it.
+(:class:`~graph.actions.ActionIncomplete`); repeating the action completes it. A method's
+``account`` list is written whole (a merge patch replaces arrays), so the gateway's changes of
+one customer's payment methods take turns (:class:`~graph.actions.records.RecordLocks`), each
+reading the methods and accounts afresh in its turn.
+
+A method stays while something depends on it (``PAYMENT_METHOD_IN_USE``): a billing account's
+default method, one paying a payment plan, the preferred method (another is made preferred
+first) and a customer's last method (another is added first).
+
+A card is stored as TMF670 ``tokenizedCard``: the payment provider's token, brand, last four
+digits and expiry. The name on the card stays with the provider -- tokenizedCard has no
+attribute for it, and the sandbox (like a strict TMF server) refuses attributes outside the
+model; ``bankCard`` has ``nameOnCard`` but is the type for a card number, which is never stored.
 """
 
 from __future__ import annotations
 
-import datetime
+import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 from graph.actions import (
     ActionIncomplete,
@@ -29,6 +41,7 @@ from graph.actions import (
     ProblemCode,
     Touched,
 )
+from graph.actions.records import RecordLocks, lost_write, now_iso, ref
 from graph.sources import BackendError, BackendTimeout, ResourceSource
 from graph.sources.billing import PaymentMethod
 from graph.sources.crm import BillingAccount
@@ -49,6 +62,7 @@ __all__ = [
 ]
 
 MAX_PAYMENT_METHODS: Final = 10
+Q = TypeVar("Q")
 
 # IBAN lengths of the SEPA countries (EPC list of SEPA countries and territories).
 SEPA_IBAN_LENGTHS: Final[Mapping[str, int]] = {
@@ -156,15 +170,19 @@ def _label(record: Mapping[str, Any], fallback: str) -> str:
     return str(record.get("name") or f"{fallback} {record['id']}")
 
 
-def _ref(record: Mapping[str, Any], referred_type: str) -> dict[str, Any]:
-    ref = {"id": record["id"], "href": record.get("href"), "@referredType": referred_type}
-    if record.get("name"):
-        ref["name"] = record["name"]
-    return {k: v for k, v in ref.items() if v is not None}
+def _in_turn(
+    action: Callable[[Actor, Q], Awaitable[Done]],
+) -> Callable[[Actor, Q, RecordLocks], Awaitable[Done]]:
+    """``action`` in the customer's turn on their payment methods (whose account lists are
+    written whole): it reads afresh, and no other change of them runs meanwhile."""
 
+    @functools.wraps(action)
+    async def in_turn(actor: Actor, request: Q, locks: RecordLocks) -> Done:
+        async with locks.turn("paymentMethods", actor.customer_id, "paymentMethod"):
+            actor.loaders.clear()
+            return await action(actor, request)
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return in_turn
 
 
 # -- several writes, reported exactly ----------------------------------------------------------
@@ -221,6 +239,7 @@ async def _write_all(
 # -- addPaymentMethod ---------------------------------------------------------------------------
 
 
+@_in_turn
 async def add_payment_method(actor: Actor, request: AddPaymentMethod) -> Done:
     if (request.card is None) == (request.mandate is None):
         raise ActionRefused.one(
@@ -243,7 +262,7 @@ async def add_payment_method(actor: Actor, request: AddPaymentMethod) -> Done:
         raise ActionRefused.one(ProblemCode.NOT_FOUND, "No such customer.", "customer")
     preferred = [m for m in methods if m.get("isPreferred")]
     make_preferred = request.make_preferred or not preferred
-    now = _now()
+    now = now_iso()
     body: dict[str, Any] = {
         **_method_details(request),
         "isPreferred": make_preferred,
@@ -251,7 +270,7 @@ async def add_payment_method(actor: Actor, request: AddPaymentMethod) -> Done:
         "statusDate": now,
         "validFor": {"startDateTime": now},
         # TMF670: the owner is one related party (an object, not a list).
-        "relatedParty": {**_ref(customer, "Customer"), "role": "owner"},
+        "relatedParty": ref(customer, "Customer", role="owner"),
         "account": [],
     }
     if card is not None:
@@ -316,6 +335,7 @@ def _method_details(request: AddPaymentMethod) -> dict[str, Any]:
 # -- setDefaultPaymentMethod --------------------------------------------------------------------
 
 
+@_in_turn
 async def set_default_payment_method(actor: Actor, request: SetDefaultPaymentMethod) -> Done:
     method = await _own_method(actor, request.method_id)
     if not usable(method):
@@ -341,6 +361,8 @@ async def set_default_payment_method(actor: Actor, request: SetDefaultPaymentMet
     writes = _default_writes(method, targets, methods)
     await _write_all(actor, writes, (), {"paymentMethod": method})
     name = _label(method, "payment method")
+    if any("account" in w.body for w in writes if w.record_id == method["id"]):
+        await _lists(actor, method, targets)
     return Done(
         outcome={"paymentMethod": method["id"], "billingAccounts": [a["id"] for a in targets]},
         summary=f"made {name} the preferred payment method and the default of "
@@ -362,7 +384,7 @@ def _default_writes(
         chosen = candidate["id"] == method["id"]
         linked = [dict(a) for a in candidate.get("account") or []]
         keep = [a for a in linked if a.get("id") not in target_ids]
-        new_links = keep + [_ref(a, "BillingAccount") for a in targets] if chosen else keep
+        new_links = keep + [ref(a, "BillingAccount") for a in targets] if chosen else keep
         body: dict[str, Any] = {}
         done: list[str] = []
         pending: list[str] = []
@@ -396,7 +418,7 @@ def _default_writes(
         _Write(
             "billingAccount",
             account["id"],
-            {"defaultPaymentMethod": _ref(method, "PaymentMethod")},
+            {"defaultPaymentMethod": ref(method, "PaymentMethod")},
             f"{_label(account, 'billing account')} is now paid with {name}",
             f"{_label(account, 'billing account')} is still paid with its former method",
             "default payment method set",
@@ -410,29 +432,51 @@ def _default_writes(
 # -- removePaymentMethod ------------------------------------------------------------------------
 
 
+async def _lists(actor: Actor, method: PaymentMethod, targets: Sequence[BillingAccount]) -> None:
+    """Read back that ``method`` lists the ``targets`` it now pays (another system may have
+    rewritten its account list at the same moment)."""
+    now = await actor.sources.payment_method.get(method["id"])
+    listed = {str(a.get("id")) for a in (now or {}).get("account") or ()}
+    if not {a["id"] for a in targets} <= listed:
+        name = _label(method, "payment method")
+        raise lost_write(f"Making {name} the default", name, {"paymentMethod": now or method})
+
+
+@_in_turn
 async def remove_payment_method(actor: Actor, request: RemovePaymentMethod) -> Done:
     method = await _own_method(actor, request.method_id)
     accounts = await _accounts(actor)
-    by_default = [a for a in accounts if _default_of(a) == method["id"]]
-    if by_default:
-        names = ", ".join(_label(a, "billing account") for a in by_default)
-        raise ActionRefused.one(
-            ProblemCode.PAYMENT_METHOD_IN_USE,
-            f"This method pays {names} by default: choose another default payment method "
-            "for it first (setDefaultPaymentMethod).",
-            "paymentMethod",
-        )
-    in_plans = [a for a in accounts if method["id"] in ids_at(a, "paymentPlan.paymentMethod.id")]
-    if in_plans:
-        names = ", ".join(_label(a, "billing account") for a in in_plans)
-        raise ActionRefused.one(
-            ProblemCode.PAYMENT_METHOD_IN_USE,
-            f"A payment plan of {names} is paid with this method; it cannot be removed now.",
-            "paymentMethod",
-        )
+    why = _in_use(method, accounts, await _methods(actor))
+    if why:
+        raise ActionRefused.one(ProblemCode.PAYMENT_METHOD_IN_USE, why, "paymentMethod")
     await actor.sources.payment_method.delete(method["id"])
     return Done(
         outcome={"paymentMethod": method["id"]},
         summary=f"removed the payment method {_label(method, 'payment method')}",
         touched=[Touched("paymentMethod", method["id"], "removed")],
     )
+
+
+def _in_use(
+    method: PaymentMethod, accounts: Sequence[BillingAccount], methods: Sequence[PaymentMethod]
+) -> str | None:
+    """Why ``method`` cannot be removed now, if it cannot."""
+    by_default = [a for a in accounts if _default_of(a) == method["id"]]
+    if by_default:
+        names = ", ".join(_label(a, "billing account") for a in by_default)
+        return (
+            f"This method pays {names} by default: choose another default payment method for "
+            "it first (setDefaultPaymentMethod)."
+        )
+    in_plans = [a for a in accounts if method["id"] in ids_at(a, "paymentPlan.paymentMethod.id")]
+    if in_plans:
+        names = ", ".join(_label(a, "billing account") for a in in_plans)
+        return f"A payment plan of {names} is paid with this method; it cannot be removed now."
+    if len(methods) <= 1:
+        return "This is your only payment method: add another one before removing it."
+    if method.get("isPreferred"):
+        return (
+            "This is your preferred payment method: make another one preferred first "
+            "(setDefaultPaymentMethod)."
+        )
+    return None

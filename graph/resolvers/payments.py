@@ -52,7 +52,6 @@ class NewCard:
     brand: str | None
     last_four: str
     expires: datetime.date  # the last day of the expiry month
-    holder: str | None
 
 
 @dataclass(frozen=True, slots=True)

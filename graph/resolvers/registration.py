@@ -1,34 +1,42 @@
 """Registering a new customer: the person (TMF632 Individual), the customer (TMF629) and a
-billing account (TMF666), created together or not at all.
+billing account (TMF666), created together -- or, when a backend fails, either undone or left
+for a repeat of the registration to complete.
 
 There is no customer yet to scope the writes to, so registration writes through
-``context.registration`` (anonymous callers and agents only; see :mod:`graph.auth.scope`). The
-e-mail address is the person's identity: an address that an individual already has is refused
-(``ALREADY_REGISTERED``), and concurrent registrations of one address -- a double click, two
-gateway processes -- are serialized through a short lease in the idempotency store, so the
-second one finds the first one's person. The three records are created in order; when a later
-step fails, the records already created are deleted again (DELETE on TMF632/629/666) and the
-answer says exactly that. If even that fails, :class:`~graph.actions.ActionIncomplete` names
-the records left behind. A create that timed out may still have happened: the record is then
-looked up (by its e-mail, its person, its customer) so that it is removed too.
+``context.registration`` (anonymous callers and agents only; see :mod:`graph.auth.scope`), and
+the framework's :func:`~graph.actions.perform` cannot run it; it follows perform's conventions
+instead: a lease in the idempotency store, released when nothing can land later and held while
+a write's outcome is unknown (:mod:`graph.actions.runner`), and the action recorded as a TMF683
+interaction (:func:`~graph.actions.recording.record_action`).
+
+The e-mail address is the person's identity: one that somebody has already is refused
+(``ALREADY_REGISTERED``; :class:`~graph.actions.directory.PeopleDirectory` answers who holds
+it), and registrations of one address -- a double click, two gateway processes -- take turns on
+the address (the turn a change of contact details to it takes too), so the second finds the
+first's person.
+
+Each registration carries a correlator of its own (a fresh random id, never derived from the
+person): the person as an ``externalReference`` of type :data:`MARKER`, the customer as its
+``registration`` characteristic. When a create fails definitely (the backend refused it), the
+records created before it are deleted again and the answer says so. When its outcome is unknown
+(a timeout, a 5xx, a lost connection: the record may land late), nothing is deleted -- deleting
+the person while their customer may still land would strand the customer -- and the answer says
+what may have been created and to send the registration again: a repeat with the same e-mail
+address finds the person carrying the marker (and, if it landed, the customer with the same
+correlator) and continues from the first step missing, instead of refusing the address.
 
 The person's details are checked by :mod:`graph.actions.contact`, by the rules a change of
 contact details follows, and their contact media are built the same way.
-
-In development (the gateway trusts its development identity provider) the new customer gets a
-token of the development IdP right away (:func:`dev_sign_in`), so a client can go on as that
-customer; production registration ends with the real identity provider's sign-up, not here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime
-import hashlib
 import logging
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import math
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 
 from graph.actions import (
@@ -39,23 +47,32 @@ from graph.actions import (
     ProblemCode,
     Touched,
     contact,
+    refusal_reason,
 )
+from graph.actions.directory import PeopleDirectory, address_id, people
 from graph.actions.recording import record_action
-from graph.auth.devidp import DevIdpError, dev_key_path, load_or_create_key, mint
-from graph.auth.principal import Role
+from graph.actions.records import RecordLocks, now_iso, ref
+from graph.actions.runner import lease_seconds, settle_seconds
 from graph.auth.scope import Registration
 from graph.context import Info
 from graph.errors import Code, GraphError
-from graph.settings import Settings
-from graph.sources import BackendError, BackendRejected, BackendTimeout, ResourceSource
-from graph.stores import Busy, Conflict, Replay, StoreUnavailable
+from graph.sources import (
+    BackendError,
+    BackendRejected,
+    BackendTimeout,
+    BackendUnavailable,
+    ResourceSource,
+)
+from graph.sources.writes import tracking_writes
+from graph.stores import Busy, IdempotencyStore, Run, StoreUnavailable
 
-__all__ = ["RegisterCustomer", "Registered", "dev_sign_in", "register_customer"]
+__all__ = ["MARKER", "RegisterCustomer", "Registered", "register_customer"]
 
 log = logging.getLogger(__name__)
 
-SIGN_IN_SECONDS: Final = 3600
-EMAIL_FIELD: Final = "contactMedium.characteristic.emailAddress"
+MARKER: Final = "csm-graph-registration"  # the person's externalReferenceType
+CORRELATOR: Final = "registration"  # the customer's characteristic
+_ALREADY: Final = "This e-mail address is registered already: sign in instead."
 
 
 # -- input ------------------------------------------------------------------------------------
@@ -85,6 +102,7 @@ class Registered:
     individual: dict[str, Any]
     customer: dict[str, Any]
     billing_account: dict[str, Any]
+    resumed: bool = False  # an earlier attempt's records were completed
 
 
 def _contact_media(request: RegisterCustomer) -> list[dict[str, Any]]:
@@ -96,14 +114,11 @@ def _contact_media(request: RegisterCustomer) -> list[dict[str, Any]]:
     ]
 
 
-def _ref(record: Mapping[str, Any], referred_type: str, **extra: Any) -> dict[str, Any]:
-    ref: dict[str, Any] = {"id": record["id"]}
-    if record.get("href"):
-        ref["href"] = record["href"]
-    return {**ref, **extra, "@referredType": referred_type}
+def _birth_date(request: RegisterCustomer) -> str | None:
+    return f"{request.birth_date.isoformat()}T00:00:00Z" if request.birth_date else None
 
 
-def _individual_body(request: RegisterCustomer) -> dict[str, Any]:
+def _individual_body(request: RegisterCustomer, corr: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "@type": "Individual",
         "givenName": request.given_name,
@@ -111,20 +126,22 @@ def _individual_body(request: RegisterCustomer) -> dict[str, Any]:
         "fullName": request.full_name,
         "formattedName": f"{request.family_name}, {request.given_name}",
         "contactMedium": _contact_media(request),
+        "externalReference": [{"externalReferenceType": MARKER, "name": corr}],
     }
     if request.birth_date:
-        body["birthDate"] = f"{request.birth_date.isoformat()}T00:00:00Z"
+        body["birthDate"] = _birth_date(request)
     return body
 
 
-def _customer_body(individual: Mapping[str, Any], name: str, now: str) -> dict[str, Any]:
+def _customer_body(individual: Mapping[str, Any], name: str, corr: str) -> dict[str, Any]:
     return {
         "@type": "Customer",
         "name": name,
         "status": "approved",
-        "engagedParty": _ref(individual, "Individual", name=name),
-        "relatedParty": [_ref(individual, "Individual", name=name, role="contact")],
-        "validFor": {"startDateTime": now},
+        "engagedParty": ref(individual, "Individual", name=name),
+        "relatedParty": [ref(individual, "Individual", name=name, role="contact")],
+        "characteristic": [{"name": CORRELATOR, "valueType": "string", "value": corr}],
+        "validFor": {"startDateTime": now_iso()},
     }
 
 
@@ -137,207 +154,282 @@ def _account_body(customer: Mapping[str, Any], name: str) -> dict[str, Any]:
         "accountType": "postpaid",
         "state": "active",
         "paymentStatus": "paid",
-        "relatedParty": [_ref(customer, "Customer", name=name, role="owner")],
+        "relatedParty": [ref(customer, "Customer", name=name, role="owner")],
     }
+
+
+def _marker(individual: Mapping[str, Any]) -> str | None:
+    """The correlator of the registration that created the person; None: not created by one."""
+    return _entry(individual.get("externalReference"), "externalReferenceType", MARKER, "name")
+
+
+def _customer_marker(customer: Mapping[str, Any]) -> str | None:
+    return _entry(customer.get("characteristic"), "name", CORRELATOR, "value")
+
+
+def _entry(entries: Any, key: str, wanted: str, attribute: str) -> str | None:
+    """``attribute`` of the first of ``entries`` whose ``key`` is ``wanted``."""
+    for entry in entries or ():
+        if isinstance(entry, Mapping) and entry.get(key) == wanted:
+            found = entry.get(attribute)
+            return found if isinstance(found, str) else None
+    return None
 
 
 # -- registering ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """One record to create: how to describe it, and how to find it after a timed-out POST."""
-
-    source: ResourceSource[Any]
-    what: str  # "the person (TMF632 individual)"
-    kind: str  # "individual"
-    find: dict[str, str]
-
-
 async def register_customer(info: Info, request: RegisterCustomer) -> Registered:
-    """Create the person, the customer and the billing account, and record the registration."""
+    """Create (or complete) the person, the customer and the billing account, and record the
+    registration."""
     context = info.context
     registration = context.registration
     if registration is None:  # CanRegister admits only callers that have one
         raise GraphError("Only new customers and agents register customers.", Code.FORBIDDEN)
     started = datetime.datetime.now(datetime.UTC)
+    timeout = context.settings.backend_timeout
     store = context.stores.idempotency
-    lease = "register:" + hashlib.sha256(request.email.address.encode()).hexdigest()
+    key = RecordLocks.key("email", address_id(request.email.address))
+    token = await _claim(store, key, timeout)
+    run = _Registering(registration, people(info), request, settle_seconds(timeout))
+    with tracking_writes() as writes:
+        try:
+            registered = await run.all()
+        except (ActionRefused, BackendRejected, GraphError):
+            await _let_go(store, key, token)  # nothing happened, or it was undone
+            raise
+        except ActionIncomplete as incomplete:
+            # Held while a write whose outcome is unknown may still land; then a repeat runs.
+            await _let_go(store, key, token, hold=settle_seconds(timeout) if run.in_flight else 0)
+            _record_incomplete(info, incomplete, started)
+            raise
+        except BaseException:  # cancelled, or a failure of the gateway's own
+            await _let_go(store, key, token, hold=settle_seconds(timeout) if writes.sent else 0)
+            raise
+    await _let_go(store, key, token)
+    context.loaders.clear()  # read-your-writes for the rest of the operation
+    customer_id = registered.customer["id"]
+    actor = Actor(context.principal, customer_id, context.sources, context.loaders)
+    summary = f"registered as customer {customer_id}"
+    if registered.resumed:
+        summary += ", completing an earlier attempt"
+    record_action(context.audit, actor, "registerCustomer", summary, run.touched, started)
+    return registered
+
+
+async def _claim(store: IdempotencyStore, key: str, backend_timeout: float) -> str:
+    """The address's lease, as :func:`graph.actions.perform` claims an idempotency key."""
     try:
-        claim = await store.claim(lease, "register")
+        lease = lease_seconds(backend_timeout)
+        claim = await store.claim(key, RecordLocks.FINGERPRINT, lease=lease)
     except StoreUnavailable as exc:
         log.error("idempotency store unavailable for registerCustomer: %s", exc)
         raise GraphError(
             "Registration is unavailable right now; nothing was done. Try again shortly.",
             Code.BACKEND_UNAVAILABLE,
         ) from None
-    if isinstance(claim, Busy | Conflict | Replay):  # only Busy can happen: never finished
-        raise ActionRefused.one(
-            ProblemCode.ACTION_IN_PROGRESS,
-            "A registration with this e-mail address is in progress; try again in a moment.",
-            "email",
+    if isinstance(claim, Run):
+        return claim.token
+    if isinstance(claim, Busy) and claim.unsettled:
+        message = (
+            "An earlier registration with this e-mail address did not finish cleanly; its "
+            "outcome is being settled. Send it again in "
+            f"{_seconds(settle_seconds(backend_timeout))} to complete it."
         )
+    else:  # only Busy can happen: a turn never finishes with an outcome
+        message = "A registration with this e-mail address is in progress; try again in a moment."
+    raise ActionRefused.one(ProblemCode.ACTION_IN_PROGRESS, message, "email")
+
+
+async def _let_go(store: IdempotencyStore, key: str, token: str, hold: float = 0) -> None:
+    """Release the address, or hold it for ``hold`` seconds (an outcome still unknown)."""
     try:
-        registered = await _create_all(registration, request)
-    finally:
-        try:
-            await store.release(lease, claim.token)
-        except StoreUnavailable as exc:
-            log.error("registration lease not released (it expires): %s", exc)
-    context.loaders.clear()  # read-your-writes for the rest of the operation
-    customer_id = registered.customer["id"]
-    actor = Actor(context.principal, customer_id, context.sources, context.loaders)
-    record_action(
-        context.audit,
-        actor,
-        "registerCustomer",
-        f"registered as customer {customer_id}",
-        [
-            Touched("individual", registered.individual["id"], "created"),
-            Touched("customer", customer_id, "created"),
-            Touched("billingAccount", registered.billing_account["id"], "created"),
-        ],
-        started,
-    )
-    return registered
+        if hold:
+            await store.hold(key, token, hold)
+        else:
+            await store.release(key, token)
+    except StoreUnavailable as exc:
+        log.error("registration lease not let go (it expires): %s", exc)
 
 
-async def _create_all(registration: Registration, request: RegisterCustomer) -> Registered:
-    existing = await registration.individual.search({EMAIL_FIELD: request.email.address}, ["id"])
-    if existing:
-        raise ActionRefused.one(
-            ProblemCode.ALREADY_REGISTERED,
-            "This e-mail address is registered already: sign in instead.",
-            "email",
-        )
-    done: list[tuple[_Step, str]] = []
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    name = request.full_name
-    individual = await _create(
-        _Step(registration.individual, "the person (TMF632 individual)", "individual",
-              {EMAIL_FIELD: request.email.address}),
-        _individual_body(request),
-        done,
-    )  # fmt: skip
-    customer = await _create(
-        _Step(registration.customer, "the customer (TMF629)", "customer",
-              {"engagedParty.id": individual["id"]}),
-        _customer_body(individual, name, now),
-        done,
-    )  # fmt: skip
-    account = await _create(
-        _Step(registration.billing_account, "the billing account (TMF666)", "billingAccount",
-              {"relatedParty.id": customer["id"]}),
-        _account_body(customer, name),
-        done,
-    )  # fmt: skip
-    return Registered(individual, customer, account)
+def _record_incomplete(
+    info: Info, incomplete: ActionIncomplete, started: datetime.datetime
+) -> None:
+    """As perform records an action stopped midway: once a customer exists to record it for."""
+    customer = incomplete.done.get("customer")
+    if customer is None:
+        return
+    context = info.context
+    actor = Actor(context.principal, customer["id"], context.sources, context.loaders)
+    stopped = " ".join(p.message for p in incomplete.problems)
+    summary = f"started registerCustomer, which stopped midway ({stopped})"
+    record_action(context.audit, actor, "registerCustomer", summary, [], started)
 
 
-async def _create(step: _Step, body: dict[str, Any], done: list[tuple[_Step, str]]) -> Any:
-    try:
-        record = await step.source.create(body)
-    except BackendError as failure:
-        if isinstance(failure, BackendTimeout):
-            # The POST may have been carried out after all: find it, to remove it too.
-            try:
-                found = await step.source.search(step.find, ["id"])
-            except BackendError:
-                found = []
-            done.extend((step, r["id"]) for r in found)
-        await _undo(step, failure, done)
-    done.append((step, record["id"]))
-    return record
-
-
-def _reason(failure: BackendError) -> str:
-    if isinstance(failure, BackendRejected):
-        said = ": ".join(p for p in (failure.reason, failure.message) if p) or "no reason"
-        return "it was refused (" + re.sub(r"[\x00-\x1f\x7f]+", " ", said)[:200] + ")"
-    if isinstance(failure, BackendTimeout):
-        return "the system did not answer in time"
-    return "the system is unavailable"
-
-
-async def _undo(
-    failed: _Step, failure: BackendError, done: Sequence[tuple[_Step, str]]
-) -> NoReturn:
-    """Delete what was created, newest first, and raise what the person is told."""
-    if not done:
-        if isinstance(failure, BackendRejected) and failure.status in (409, 422):
-            raise ActionRefused.one(
-                ProblemCode.BACKEND_REFUSED,
-                f"Nothing was registered: {failed.what} could not be created: {_reason(failure)}.",
-            ) from None
-        raise failure  # nothing happened: the backend's own error (BACKEND_UNAVAILABLE ...)
-    undone: list[str] = []
-    left: list[str] = []
-    for step, record_id in reversed(done):
-        try:
-            await step.source.delete(record_id)
-            undone.append(f"{step.kind} {record_id}")
-        except BackendError as exc:
-            if isinstance(exc, BackendRejected) and exc.status == 404:
-                undone.append(f"{step.kind} {record_id}")  # gone already
-                continue
-            log.error("registration: could not delete %s %s: %s", step.kind, record_id, exc)
-            left.append(f"{step.kind} {record_id}")
-    what = f"Registration failed: {failed.what} could not be created: {_reason(failure)}."
-    if not left:
-        code = (
-            ProblemCode.BACKEND_REFUSED
-            if isinstance(failure, BackendRejected)
-            else ProblemCode.INCOMPLETE
-        )
-        raise ActionRefused.one(
-            code,
-            f"{what} The records created before it were deleted again ({', '.join(undone)}): "
-            "nothing was registered. Please try again later.",
-        ) from None
-    log.error("registration left behind: %s", ", ".join(left))
-    message = f"{what} These records were created and could not be deleted: {', '.join(left)}"
-    if undone:
-        message += f"; deleted again: {', '.join(undone)}"
-    message += (
-        ". Customer care has to remove them; until then this e-mail address cannot be "
-        "registered again."
-    )
-    raise ActionIncomplete((Problem(ProblemCode.INCOMPLETE, message),)) from None
-
-
-# -- development sign-in ------------------------------------------------------------------------
+def _seconds(seconds: float) -> str:
+    return f"{math.ceil(seconds)} seconds"
 
 
 @dataclass(frozen=True, slots=True)
-class DevSignIn:
-    access_token: str
-    expires_at: datetime.datetime
+class _Step:
+    source: ResourceSource[Any]
+    what: str  # "the person (TMF632 individual)"
+    kind: str  # "individual": the record's resource, and its key in ActionIncomplete.done
 
 
-async def dev_sign_in(info: Info, customer_id: str) -> DevSignIn | None:
-    """A development-IdP token for the new customer, when the gateway trusts that IdP and the
-    person registered themselves (an agent never holds a customer's credentials)."""
-    settings: Settings = info.context.settings
-    principal = info.context.principal
-    if not settings.dev_idp or principal.role is not Role.ANONYMOUS:
+@dataclass
+class _Registering:
+    """One registration: its steps, and what exists so far (``done``, newest last)."""
+
+    registration: Registration
+    directory: PeopleDirectory
+    request: RegisterCustomer
+    retry_after: float  # seconds until an unknown outcome has settled
+    done: list[tuple[_Step, dict[str, Any]]] = field(default_factory=list)
+    touched: list[Touched] = field(default_factory=list)
+    in_flight: bool = False  # a write's outcome is unknown: it may still land
+
+    async def all(self) -> Registered:
+        source = self.registration
+        person = _Step(source.individual, "the person (TMF632 individual)", "individual")
+        owner = _Step(source.customer, "the customer (TMF629)", "customer")
+        account = _Step(source.billing_account, "the billing account (TMF666)", "billingAccount")
+        name = self.request.full_name
+        earlier = await self._earlier(person, owner)
+        if earlier is None:
+            corr = "reg-" + secrets.token_hex(16)
+            individual = await self._create(person, _individual_body(self.request, corr))
+            customer = None
+        else:
+            corr, individual, customer = earlier
+        if customer is None:
+            customer = await self._create(owner, _customer_body(individual, name, corr))
+        billing = await self._create(account, _account_body(customer, name))
+        return Registered(individual, customer, billing, resumed=earlier is not None)
+
+    async def _earlier(
+        self, person: _Step, owner: _Step
+    ) -> tuple[str, dict[str, Any], dict[str, Any] | None] | None:
+        """What an earlier attempt of this registration left -- its correlator, the person, the
+        customer if it got that far -- to continue after it; ALREADY_REGISTERED when somebody
+        holds the address otherwise."""
+        for holder in await self.directory.holders(self.request.email.address):
+            individual = await person.source.get(holder)
+            if individual is None:
+                continue  # deleted since
+            corr = _marker(individual)
+            if corr is None or not self._same_person(individual):
+                raise ActionRefused.one(ProblemCode.ALREADY_REGISTERED, _ALREADY, "email")
+            customers = await owner.source.search({"engagedParty.id": holder})
+            customer = customers[0] if customers else None
+            if customer is not None and (
+                _customer_marker(customer) != corr
+                or await self.registration.billing_account.search(
+                    {"relatedParty.id": customer["id"]}, ["id"]
+                )
+            ):
+                raise ActionRefused.one(ProblemCode.ALREADY_REGISTERED, _ALREADY, "email")
+            individual = await self._media_as_given(person, individual)
+            self._found(person, individual)
+            if customer is not None:
+                self._found(owner, customer)
+            return corr, individual, customer
         return None
-    # The key the gateway's development IdP serves (the embedded sandbox uses the same rule).
-    path = settings.dev_idp_key or dev_key_path()
-    issued = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
-    def minted() -> str:
-        return mint(
-            load_or_create_key(path),
-            role="customer",
-            channel=principal.channel or "web",
-            customer_id=customer_id,
-            ttl_seconds=SIGN_IN_SECONDS,
-            now=issued.timestamp(),
+    def _found(self, step: _Step, record: dict[str, Any]) -> None:
+        self.done.append((step, record))
+        self.touched.append(Touched(step.kind, record["id"], "found again"))
+
+    def _same_person(self, individual: Mapping[str, Any]) -> bool:
+        """An earlier attempt is continued only for the same person: names and birth date as
+        given now (its contact media are then brought in line, see :meth:`_media_as_given`)."""
+        request = self.request
+        return (
+            individual.get("givenName") == request.given_name
+            and individual.get("familyName") == request.family_name
+            and individual.get("birthDate") == _birth_date(request)
         )
 
-    try:
-        token = await asyncio.to_thread(minted)
-    except DevIdpError as exc:
-        log.error("registered %s, but no development sign-in: %s", customer_id, exc)
-        return None
-    return DevSignIn(token, issued + datetime.timedelta(seconds=SIGN_IN_SECONDS))
+    async def _media_as_given(self, person: _Step, individual: dict[str, Any]) -> dict[str, Any]:
+        """The earlier person, with the contact media given now (nothing of what the earlier
+        attempt gave is shown to this one)."""
+        media = _contact_media(self.request)
+        if individual.get("contactMedium") == media:
+            return individual
+        try:
+            changed: dict[str, Any] = await person.source.patch(
+                individual["id"], {"contactMedium": media}
+            )
+        except (BackendTimeout, BackendUnavailable) as failure:
+            self._stop(person, failure, writing="updating")
+        return changed
+
+    async def _create(self, step: _Step, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            record: dict[str, Any] = await step.source.create(body)
+        except BackendRejected as refused:
+            await self._undo(step, refused)
+        except (BackendTimeout, BackendUnavailable) as failure:
+            self._stop(step, failure, writing="creating")
+        self.done.append((step, record))
+        self.touched.append(Touched(step.kind, record["id"], "created"))
+        return record
+
+    def _stop(self, step: _Step, failure: BackendError, *, writing: str) -> NoReturn:
+        """A write whose outcome is unknown: say what exists, what may, and what to do."""
+        cause = (
+            "the system did not answer in time"
+            if isinstance(failure, BackendTimeout)
+            else "the system failed while answering"
+        )
+        made = ", ".join(f"{s.kind} {r['id']}" for s, r in self.done)
+        message = (
+            f"Registration did not finish: while {writing} {step.what}, {cause}, so it may have "
+            f"been {'created' if writing == 'creating' else 'changed'}."
+            + (f" Created so far: {made}." if made else "")
+            + f" Send the same registration again in {_seconds(self.retry_after)} to complete it;"
+            " you will not be registered twice."
+        )
+        log.warning("registration stopped at %s (%s): %s", step.kind, made or "nothing", failure)
+        self.in_flight = True
+        done = {s.kind: r for s, r in self.done}
+        raise ActionIncomplete((Problem(ProblemCode.INCOMPLETE, message, ("email",)),), done)
+
+    async def _undo(self, failed: _Step, refused: BackendRejected) -> NoReturn:
+        """A create the backend refused: delete what exists, newest first, and say so."""
+        reason = f"it was refused ({refusal_reason(refused)})"
+        what = f"{failed.what} could not be created: {reason}."
+        if not self.done:
+            if refused.status not in (409, 422):
+                raise refused  # a malformed request is the gateway's fault, not the person's
+            raise ActionRefused.one(
+                ProblemCode.BACKEND_REFUSED, f"Nothing was registered: {what}"
+            ) from None
+        undone: list[str] = []
+        left: list[str] = []
+        for step, record in reversed(self.done):
+            label = f"{step.kind} {record['id']}"
+            try:
+                await step.source.delete(record["id"])
+            except BackendError as exc:
+                if not (isinstance(exc, BackendRejected) and exc.status == 404):
+                    log.error("registration: could not delete %s: %s", label, exc)
+                    left.append(label)
+                    self.in_flight |= not isinstance(exc, BackendRejected)
+                    continue
+            undone.append(label)  # deleted, or gone already
+        if not left:
+            raise ActionRefused.one(
+                ProblemCode.BACKEND_REFUSED,
+                f"Registration failed: {what} The records created before it were deleted "
+                f"again ({', '.join(undone)}): nothing was registered.",
+            ) from None
+        log.error("registration left behind: %s", ", ".join(left))
+        message = (
+            f"Registration failed: {what} These records were created and could not be deleted: "
+            f"{', '.join(left)}"
+            + (f"; deleted again: {', '.join(undone)}" if undone else "")
+            + ". They do not keep this e-mail address from being registered: send the "
+            "registration again once the problem is solved."
+        )
+        raise ActionIncomplete((Problem(ProblemCode.INCOMPLETE, message),)) from None

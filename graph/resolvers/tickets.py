@@ -12,9 +12,13 @@ refuse for a reason known beforehand. A refusal the gateway could not foresee (t
 meanwhile) comes back as ``BACKEND_REFUSED`` with the ticketing system's reason.
 
 TMF621 notes are an array, and a JSON merge patch replaces arrays: a note is added by sending
-the ticket's notes as read plus the new one. Creating a ticket with an idempotency key stores a
-correlator derived from it in ``externalId``, so a repeat whose first outcome was lost (a
-timed-out POST) finds that ticket instead of raising a second one.
+the ticket's notes plus the new one. So that two notes sent at once both stay, the gateway's
+writers of a ticket take turns (:class:`~graph.actions.records.RecordLocks`): each reads the
+notes afresh in its turn, writes, and reads back that its note is there. Creating a ticket with
+an idempotency key stores a correlator derived from it in ``externalId``, so a repeat whose
+first outcome was lost (a timed-out POST) finds that ticket instead of raising a second one --
+if it is the same report (subject and description); a ticket found by the key's correlator
+about something else means the key was reused (``IDEMPOTENCY_KEY_REUSED``).
 """
 
 from __future__ import annotations
@@ -23,11 +27,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from graph.actions import ActionRefused, Actor, Done, ProblemCode, Touched, refusal_reason
-from graph.auth.audit import CHANNEL_NAMES
+from graph.actions import ActionRefused, Actor, Done, ProblemCode, Touched
+from graph.actions.records import RecordLocks, backend_refusal, channel_ref, lost_write, ref
 from graph.sources import BackendNotFound, BackendRejected, ResourceSource, Sources
 from graph.sources.assurance import TroubleTicket
-from graph.sources.records import Note, Ref
 
 __all__ = [
     "CUSTOMER_MOVES",
@@ -148,15 +151,13 @@ async def create_ticket(actor: Actor, request: CreateTicket) -> Done:
     if corr is not None:
         earlier = await actor.sources.ticket.search({"externalId": corr})
         if earlier:
+            _same_report(earlier[0], request)
             return _created(earlier[0], kind, subject, replayed=True)
     ticket_type = request.ticket_type or kind.default_type
     severity = request.severity or ("Major" if ticket_type == "incident" else "Minor")
     subject_name = str(subject.get(kind.name_key) or subject["id"])
     role = kind.role if ticket_type == kind.default_type else "related" + kind.referred_type
-    entity: Ref = {"id": subject["id"], "role": role, "@referredType": kind.referred_type}
-    if subject.get("href"):
-        entity["href"] = subject["href"]
-    entity["name"] = subject_name
+    entity = ref(subject, kind.referred_type, name=subject_name, role=role)
     body: dict[str, Any] = {
         "@type": "TroubleTicket",
         "name": request.name or f"{TICKET_TYPES[ticket_type]}: {subject_name}"[:MAX_NAME],
@@ -164,7 +165,7 @@ async def create_ticket(actor: Actor, request: CreateTicket) -> Done:
         "ticketType": ticket_type,
         "severity": severity,
         "priority": PRIORITY_OF[severity],
-        "channel": {"id": actor.channel, "name": CHANNEL_NAMES.get(actor.channel, actor.channel)},
+        "channel": channel_ref(actor),
         "relatedEntity": [entity],
         "relatedParty": [await _reporter(actor)],
     }
@@ -174,17 +175,24 @@ async def create_ticket(actor: Actor, request: CreateTicket) -> Done:
     return _created(ticket, kind, subject, replayed=False)
 
 
-async def _reporter(actor: Actor) -> Ref:
+async def _reporter(actor: Actor) -> dict[str, Any]:
     """The customer as the ticket's related party, as the ticketing system's own tickets name
     them (role reporter)."""
-    ref: Ref = {"id": actor.customer_id, "role": "reporter", "@referredType": "Customer"}
     customer = await actor.loaders.by_id(actor.sources.customer).load(actor.customer_id)
-    if customer is not None:
-        if customer.get("href"):
-            ref["href"] = customer["href"]
-        if customer.get("name"):
-            ref["name"] = customer["name"]
-    return ref
+    return ref(customer or {"id": actor.customer_id}, "Customer", role="reporter")
+
+
+def _same_report(ticket: TroubleTicket, request: CreateTicket) -> None:
+    """A ticket found by this key's correlator must be this report's: about the same subject,
+    in the same words. Otherwise the key was used for another report whose outcome the
+    idempotency store has forgotten."""
+    about = {str(e.get("id")) for e in ticket.get("relatedEntity") or ()}
+    if request.subject.record_id not in about or ticket.get("description") != request.description:
+        raise ActionRefused.one(
+            ProblemCode.IDEMPOTENCY_KEY_REUSED,
+            "This idempotency key was already used for a different report.",
+            "idempotencyKey",
+        )
 
 
 def _created(
@@ -204,17 +212,11 @@ def _created(
 # -- changing --------------------------------------------------------------------------------
 
 
-async def add_note(actor: Actor, request: AddNote) -> Done:
-    ticket = await _ticket(actor, request.ticket_id)
-    status = ticket.get("status")
-    if status in TERMINAL_STATUSES:
-        raise ActionRefused.one(
-            ProblemCode.TICKET_CLOSED,
-            f"This ticket is {status}: it takes no more notes. Raise a new ticket instead.",
-            "ticket",
-        )
-    patch = {"note": _with_note(ticket, actor, request.text)}
-    await _refused_as_problem(actor.sources.ticket.patch(ticket["id"], patch), "ticket")
+async def add_note(actor: Actor, request: AddNote, locks: RecordLocks) -> Done:
+    async with locks.turn("troubleTicket", request.ticket_id, "ticket"):
+        ticket = await _ticket(actor, request.ticket_id)
+        _require_open(ticket, "it takes no more notes. Raise a new ticket instead.")
+        await _change(actor, ticket, {}, request.text)
     return Done(
         outcome={"ticket": ticket["id"]},
         summary=f"added a note to ticket {ticket['id']}",
@@ -244,25 +246,18 @@ _MOVES: Final = {
 }
 
 
-async def move_ticket(actor: Actor, request: MoveTicket) -> Done:
+async def move_ticket(actor: Actor, request: MoveTicket, locks: RecordLocks) -> Done:
     """Cancel, confirm (close) or reopen a ticket, from the statuses CUSTOMER_MOVES allows."""
     move = _MOVES[request.target]
-    ticket = await _ticket(actor, request.ticket_id)
-    status = ticket.get("status")
-    if status in TERMINAL_STATUSES:
-        raise ActionRefused.one(
-            ProblemCode.TICKET_CLOSED,
-            f"This ticket is {status}: it can no longer be changed.",
-            "ticket",
-        )
-    if status not in CUSTOMER_MOVES[request.target]:
-        raise ActionRefused.one(
-            ProblemCode.INVALID_TRANSITION, f"{move.rule}; this one is {status}.", "ticket"
-        )
-    patch: dict[str, Any] = {"status": request.target, "statusChangeReason": move.reason}
-    if request.note:
-        patch["note"] = _with_note(ticket, actor, request.note)
-    await _refused_as_problem(actor.sources.ticket.patch(ticket["id"], patch), "ticket")
+    async with locks.turn("troubleTicket", request.ticket_id, "ticket"):
+        ticket = await _ticket(actor, request.ticket_id)
+        status = _require_open(ticket, "it can no longer be changed.")
+        if status not in CUSTOMER_MOVES[request.target]:
+            raise ActionRefused.one(
+                ProblemCode.INVALID_TRANSITION, f"{move.rule}; this one is {status}.", "ticket"
+            )
+        patch: dict[str, Any] = {"status": request.target, "statusChangeReason": move.reason}
+        await _change(actor, ticket, patch, request.note)
     return Done(
         outcome={"ticket": ticket["id"]},
         summary=f"{move.done} ticket {ticket['id']}",
@@ -271,15 +266,37 @@ async def move_ticket(actor: Actor, request: MoveTicket) -> Done:
 
 
 async def _ticket(actor: Actor, ticket_id: str) -> TroubleTicket:
-    ticket = await actor.loaders.by_id(actor.sources.ticket).load(ticket_id)
+    """The ticket as it is now (read in the writer's turn: not from the request's loaders)."""
+    ticket = await actor.sources.ticket.get(ticket_id)
     if ticket is None:
         raise ActionRefused.one(ProblemCode.NOT_FOUND, "No such ticket on your account.", "ticket")
     return ticket
 
 
-def _with_note(ticket: TroubleTicket, actor: Actor, text: str) -> list[Note]:
-    """The ticket's notes as read, and the new one (the ticketing system dates it)."""
-    return [*ticket.get("note", []), {"author": author(actor), "text": text}]
+def _require_open(ticket: TroubleTicket, then: str) -> str | None:
+    """The ticket's status, unless it is closed, cancelled or rejected (TICKET_CLOSED)."""
+    status = ticket.get("status")
+    if status in TERMINAL_STATUSES:
+        raise ActionRefused.one(
+            ProblemCode.TICKET_CLOSED, f"This ticket is {status}: {then}", "ticket"
+        )
+    return status
+
+
+async def _change(
+    actor: Actor, ticket: TroubleTicket, patch: dict[str, Any], note: str | None
+) -> None:
+    """Patch the ticket, with ``note`` added to its notes; then check the note stayed."""
+    notes = ticket.get("note") or []
+    if note is not None:
+        patch["note"] = [*notes, {"author": author(actor), "text": note}]
+    await _refused_as_problem(actor.sources.ticket.patch(ticket["id"], patch), "ticket")
+    if note is None:
+        return
+    now = await actor.sources.ticket.get(ticket["id"])
+    mine = [n for n in (now or {}).get("note") or () if n.get("text") == note]
+    if len(mine) <= sum(1 for n in notes if n.get("text") == note):
+        raise lost_write("The note", "the ticket")
 
 
 async def _refused_as_problem(write: Awaitable[TroubleTicket], *field: str) -> TroubleTicket:
@@ -291,10 +308,5 @@ async def _refused_as_problem(write: Awaitable[TroubleTicket], *field: str) -> T
             ProblemCode.NOT_FOUND, "This is no longer on your account.", *field
         ) from None
     except BackendRejected as refused:
-        if refused.status not in (409, 422):
-            raise  # a malformed request is the gateway's fault, not the person's
-        raise ActionRefused.one(
-            ProblemCode.BACKEND_REFUSED,
-            f"The ticketing system refused this: {refusal_reason(refused)}. Nothing was changed.",
-            *field,
-        ) from None
+        said = "The ticketing system refused this: {reason}. Nothing was changed."
+        raise backend_refusal(refused, said, *field) from None

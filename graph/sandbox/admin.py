@@ -7,6 +7,9 @@
 - ``GET /admin/events`` -- hub subscriptions and delivery counts
 - ``GET /admin/requests[?api=TMF629]`` / ``DELETE /admin/requests`` -- per API, the selected
   headers of the last requests, oldest first (credentials as fingerprints), and forget them
+- ``POST /admin/bill-run`` -- body ``{"account": "ba-…"}`` or ``{"customer": "cus-…"}``: issue
+  the next bill of the account (or of each of the customer's accounts with charges), as a bill
+  run would (:mod:`.billrun`); 201 with ``{"bills": [...]}``
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import orjson
 from aiohttp import web
 
 from .backend import Backend
+from .billrun import bill_run, bill_run_for_customer
 from .errors import TmfError
 from .faults import Fault, FaultBoard
 
@@ -65,6 +69,23 @@ def add_admin_routes(app: web.Application, board: FaultBoard, backend: Backend) 
         board.recent.clear()
         return web.Response(status=204)
 
+    async def run_bills(request: web.Request) -> web.Response:
+        try:
+            data = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            raise TmfError(400, "Invalid body", "the body is not valid JSON") from None
+        account = data.get("account") if isinstance(data, dict) else None
+        customer = data.get("customer") if isinstance(data, dict) else None
+        if isinstance(account, str) and customer is None:
+            bills = [bill_run(backend, account)]
+        elif isinstance(customer, str) and account is None:
+            bills = bill_run_for_customer(backend, customer)
+        else:
+            raise TmfError(400, "Invalid body", 'give one of "account" or "customer" (an id)')
+        return web.Response(
+            status=201, body=orjson.dumps({"bills": bills}), content_type="application/json"
+        )
+
     app.router.add_get("/admin/faults", get_faults)
     app.router.add_put("/admin/faults/{api}", put_fault)
     app.router.add_delete("/admin/faults", clear_faults)
@@ -73,3 +94,4 @@ def add_admin_routes(app: web.Application, board: FaultBoard, backend: Backend) 
     app.router.add_get("/admin/events", get_events)
     app.router.add_get("/admin/requests", get_requests)
     app.router.add_delete("/admin/requests", clear_requests)
+    app.router.add_post("/admin/bill-run", run_bills)

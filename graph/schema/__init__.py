@@ -19,6 +19,7 @@ from graph.schema import assurance, billing, customer, fulfillment, inventory
 from graph.schema.common import NODE_KINDS
 from graph.schema.mutation import Mutation
 from graph.schema.query import Query
+from graph.schema.subscription import LiveExecutor, Subscription
 
 __all__ = ["build_schema"]
 
@@ -53,4 +54,11 @@ def build_schema() -> strawberry.Schema:
         # After ValidationCache, so that its refusals replace validation's answer.
         ChannelPolicyExtension,
     ]
-    return GraphSchema(query=Query, mutation=Mutation, types=node_types, extensions=extensions)
+    return GraphSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=node_types,
+        extensions=extensions,
+        execution_context_class=LiveExecutor,  # a subscription event runs in its own context
+    )

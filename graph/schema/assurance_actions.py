@@ -14,7 +14,8 @@ from typing import Annotated, Final
 
 import strawberry
 
-from graph.actions import ActionRefused, Actor, Done, ProblemCode, actor_for, checks, perform
+from graph.actions import ActionRefused, Actor, Done, ProblemCode, checks
+from graph.actions.records import record_locks
 from graph.auth.permissions import CanAct
 from graph.context import Info
 from graph.errors import GraphError
@@ -22,7 +23,7 @@ from graph.ids import decode_global_id
 from graph.resolvers import tickets
 
 from .assurance import TroubleTicket
-from .payloads import UserError, respond
+from .payloads import ASSISTED_CUSTOMER, UserError, act, optional_text, reloaded, respond
 
 __all__ = [
     "AddTicketNoteInput",
@@ -42,7 +43,6 @@ __all__ = [
 
 MAX_TEXT: Final = 2000  # a description, a note, a reason
 
-_CUSTOMER_DESCRIPTION: Final = "The customer being assisted (agents); customers leave it out."
 _TICKET_DESCRIPTION: Final = "The trouble ticket's global id; one of the customer's own tickets."
 
 
@@ -97,18 +97,14 @@ class CreateTroubleTicketInput:
         description="Optional: a fresh key (e.g. a UUID) per report. Sending the same report "
         "with the same key again -- after a timeout -- raises one ticket and answers the same.",
     )
-    customer: strawberry.ID | None = strawberry.field(
-        default=None, description=_CUSTOMER_DESCRIPTION
-    )
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 @strawberry.input(description="Add a note to one of the customer's open trouble tickets.")
 class AddTicketNoteInput:
     ticket: strawberry.ID = strawberry.field(description=_TICKET_DESCRIPTION)
     text: str = strawberry.field(description=f"The note; 1 to {MAX_TEXT} characters.")
-    customer: strawberry.ID | None = strawberry.field(
-        default=None, description=_CUSTOMER_DESCRIPTION
-    )
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 @strawberry.input(description="Cancel a trouble ticket that is still being handled.")
@@ -119,9 +115,7 @@ class CancelTroubleTicketInput:
         description=f"Why, in the customer's words (added as a note); at most {MAX_TEXT} "
         "characters.",
     )
-    customer: strawberry.ID | None = strawberry.field(
-        default=None, description=_CUSTOMER_DESCRIPTION
-    )
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 @strawberry.input(description="Confirm that a resolved trouble ticket's issue is gone.")
@@ -130,9 +124,7 @@ class ConfirmTicketResolutionInput:
     note: str | None = strawberry.field(
         default=None, description=f"An optional closing remark; at most {MAX_TEXT} characters."
     )
-    customer: strawberry.ID | None = strawberry.field(
-        default=None, description=_CUSTOMER_DESCRIPTION
-    )
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 @strawberry.input(description="Reopen a resolved trouble ticket: the issue is not gone.")
@@ -141,9 +133,7 @@ class ReopenTroubleTicketInput:
     reason: str = strawberry.field(
         description=f"What is still wrong (added as a note); 1 to {MAX_TEXT} characters."
     )
-    customer: strawberry.ID | None = strawberry.field(
-        default=None, description=_CUSTOMER_DESCRIPTION
-    )
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 # -- payloads --------------------------------------------------------------------------------
@@ -199,13 +189,6 @@ def _subject(value: str) -> tickets.Subject:
     return tickets.Subject(type_name, tmf_id)
 
 
-def _optional_text(value: str | None, *field: str) -> str | None:
-    """A checked text, or None when left out or blank."""
-    if value is None or not value.strip():
-        return None
-    return checks.text(value, MAX_TEXT, *field)
-
-
 def _ticket_id(value: strawberry.ID) -> str:
     return checks.global_id(str(value), "TroubleTicket", "ticket")
 
@@ -224,7 +207,7 @@ def _create_request(given: CreateTroubleTicketInput) -> tickets.CreateTicket:
 # -- running ---------------------------------------------------------------------------------
 
 
-async def _act(
+async def _ticket_after(
     info: Info,
     customer: strawberry.ID | None,
     action: str,
@@ -233,23 +216,14 @@ async def _act(
     idempotency_key: str | None = None,
     request: object = None,
 ) -> TroubleTicket | None:
-    """Run a ticket action for the request's actor; the ticket as it stands afterwards."""
-    actor = await actor_for(info, str(customer) if customer else None)
-    outcome = await perform(
-        info,
-        actor,
-        action,
-        lambda: run(actor),
-        idempotency_key=idempotency_key,
-        request=request,
-    )
-    record = await actor.loaders.by_id(actor.sources.ticket).load(outcome["ticket"])
-    return TroubleTicket.from_record(record) if record else None
+    """Run a ticket action (:func:`act`); the ticket as it stands afterwards."""
+    actor, outcome = await act(info, customer, action, run, key=idempotency_key, request=request)
+    return await reloaded(actor, actor.sources.ticket, outcome["ticket"], TroubleTicket.from_record)
 
 
 async def _create(info: Info, given: CreateTroubleTicketInput) -> CreateTroubleTicketPayload:
     request = _create_request(given)
-    ticket = await _act(
+    ticket = await _ticket_after(
         info,
         given.customer,
         "createTroubleTicket",
@@ -262,8 +236,9 @@ async def _create(info: Info, given: CreateTroubleTicketInput) -> CreateTroubleT
 
 async def _note(info: Info, given: AddTicketNoteInput) -> AddTicketNotePayload:
     request = tickets.AddNote(_ticket_id(given.ticket), checks.text(given.text, MAX_TEXT, "text"))
-    ticket = await _act(
-        info, given.customer, "addTicketNote", lambda actor: tickets.add_note(actor, request)
+    locks = record_locks(info)
+    ticket = await _ticket_after(
+        info, given.customer, "addTicketNote", lambda actor: tickets.add_note(actor, request, locks)
     )
     return AddTicketNotePayload(ticket=ticket)
 
@@ -271,12 +246,15 @@ async def _note(info: Info, given: AddTicketNoteInput) -> AddTicketNotePayload:
 async def _move(
     info: Info, customer: strawberry.ID | None, action: str, request: tickets.MoveTicket
 ) -> TroubleTicket | None:
-    return await _act(info, customer, action, lambda actor: tickets.move_ticket(actor, request))
+    locks = record_locks(info)
+    return await _ticket_after(
+        info, customer, action, lambda actor: tickets.move_ticket(actor, request, locks)
+    )
 
 
 async def _cancel(info: Info, given: CancelTroubleTicketInput) -> CancelTroubleTicketPayload:
     request = tickets.MoveTicket(
-        _ticket_id(given.ticket), "cancelled", _optional_text(given.reason, "reason")
+        _ticket_id(given.ticket), "cancelled", optional_text(given.reason, MAX_TEXT, "reason")
     )
     ticket = await _move(info, given.customer, "cancelTroubleTicket", request)
     return CancelTroubleTicketPayload(ticket=ticket)
@@ -286,7 +264,7 @@ async def _confirm(
     info: Info, given: ConfirmTicketResolutionInput
 ) -> ConfirmTicketResolutionPayload:
     request = tickets.MoveTicket(
-        _ticket_id(given.ticket), "closed", _optional_text(given.note, "note")
+        _ticket_id(given.ticket), "closed", optional_text(given.note, MAX_TEXT, "note")
     )
     ticket = await _move(info, given.customer, "confirmTicketResolution", request)
     return ConfirmTicketResolutionPayload(ticket=ticket)

@@ -10,14 +10,14 @@ from typing import Annotated, Final
 
 import strawberry
 
-from graph.actions import ActionRefused, ProblemCode, actor_for, checks, perform
+from graph.actions import ActionRefused, ProblemCode, checks
 from graph.auth.permissions import CanAct
 from graph.auth.policy import assurance_met
 from graph.context import Info
 from graph.resolvers import payments
 
 from .billing import Bill, BillingAccount, Payment
-from .payloads import UserError, respond
+from .payloads import UserError, act, reloaded, respond
 
 __all__ = ["BillPaymentInput", "BillingActions", "PayBillInput", "PayBillPayload"]
 
@@ -49,7 +49,6 @@ class TokenizedCardInput:
     last_four_digits: str = strawberry.field(description="The card's last four digits.")
     expiry_month: int = strawberry.field(description="Expiry month, 1-12.")
     expiry_year: int = strawberry.field(description="Expiry year, e.g. 2028.")
-    holder_name: str | None = strawberry.field(default=None, description="Name on the card.")
 
 
 @strawberry.input(description="Pay one or more bills of one billing account.")
@@ -114,9 +113,6 @@ def tokenized_card(card: TokenizedCardInput, *where: str) -> payments.NewCard:
         brand=checks.text(card.brand, 32, *where, "brand") if card.brand else None,
         last_four=card.last_four_digits,
         expires=expires,
-        holder=checks.text(card.holder_name, 100, *where, "holderName")
-        if card.holder_name
-        else None,
     )
 
 
@@ -155,22 +151,23 @@ def _request(info: Info, given: PayBillInput) -> payments.PayBill:
 
 async def _pay(info: Info, given: PayBillInput) -> PayBillPayload:
     request = _request(info, given)
-    actor = await actor_for(info, str(given.customer) if given.customer else None)
-    outcome = await perform(
+    actor, outcome = await act(
         info,
-        actor,
+        given.customer,
         "payBill",
-        lambda: payments.pay_bill(actor, request),
-        idempotency_key=request.idempotency_key,
+        lambda actor: payments.pay_bill(actor, request),
+        key=request.idempotency_key,
         request=request.fingerprint(),
     )
-    payment = await actor.loaders.by_id(actor.sources.payment).load(outcome["payment"])
     bills = await actor.loaders.by_id(actor.sources.bill).load_many(outcome["bills"])
-    account = await actor.loaders.by_id(actor.sources.billing_account).load(outcome["account"])
     return PayBillPayload(
-        payment=Payment.from_record(payment) if payment else None,
+        payment=await reloaded(
+            actor, actor.sources.payment, outcome["payment"], Payment.from_record
+        ),
         bills=[Bill.from_record(b) for b in bills if b is not None],
-        account=BillingAccount.from_record(account) if account else None,
+        account=await reloaded(
+            actor, actor.sources.billing_account, outcome["account"], BillingAccount.from_record
+        ),
     )
 
 

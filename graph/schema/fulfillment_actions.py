@@ -8,11 +8,12 @@ against the backends' state and write.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
-from collections.abc import Callable
+import logging
 from decimal import Decimal
 from functools import partial
-from typing import Annotated, Any, Final, TypeVar, cast
+from typing import Annotated, Any, Final, cast
 
 import strawberry
 
@@ -23,8 +24,8 @@ from graph.actions import (
     actor_for,
     checks,
     contact,
-    perform,
 )
+from graph.auth.devidp import DevIdpError, sign_in_token
 from graph.auth.permissions import CanAct, CanRegister
 from graph.auth.principal import Role
 from graph.context import Info
@@ -45,7 +46,7 @@ from .fulfillment import (
     ProductOrder,
     ProductPrice,
 )
-from .payloads import UserError, respond
+from .payloads import ASSISTED_CUSTOMER, UserError, act, optional_text, reloaded, respond
 
 __all__ = [
     "CancelProductOrderInput",
@@ -64,7 +65,7 @@ __all__ = [
     "quote_product_order",
 ]
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MAX_NOTE: Final = 2000
 
@@ -121,33 +122,15 @@ class RegisterCustomerPayload:
     )
     errors: list[UserError] = strawberry.field(
         default_factory=list,
-        description="Why nothing was registered (or, code INCOMPLETE, what was left); empty on "
-        "success.",
+        description="Why nothing was registered; or, code INCOMPLETE, what exists and what to "
+        "do (sending the same registration again completes it). Empty on success.",
     )
-
-
-class _Problems:
-    """Collects the problems of several independent checks, to report them all at once."""
-
-    def __init__(self) -> None:
-        self.found: list[Problem] = []
-
-    def take(self, check: Callable[[], T]) -> T | None:
-        try:
-            return check()
-        except ActionRefused as refused:
-            self.found.extend(refused.problems)
-            return None
-
-    def raise_any(self) -> None:
-        if self.found:
-            raise ActionRefused(self.found)
 
 
 def _registration(given: RegisterCustomerInput) -> registration.RegisterCustomer:
     """Every detail checked as a change of contact details is, every problem reported at once;
     the e-mail address in lower case (the person's identity)."""
-    problems: list[Problem] = []
+    problems = contact.Problems()
     given_name = contact.person_name(given.given_name, problems, "givenName")
     family_name = contact.person_name(given.family_name, problems, "familyName")
     email = contact.email(given.email, problems, "email")
@@ -159,8 +142,7 @@ def _registration(given: RegisterCustomerInput) -> registration.RegisterCustomer
         phone = contact.phone(given.phone, problems, "phone", default_country=country)
     if given.birth_date is not None:
         birth = contact.birth_date(given.birth_date, problems, "birthDate")
-    if problems:
-        raise ActionRefused(problems)
+    problems.raise_any()
     assert given_name is not None
     assert family_name is not None
     assert email is not None
@@ -168,21 +150,48 @@ def _registration(given: RegisterCustomerInput) -> registration.RegisterCustomer
 
 
 async def _register(info: Info, given: RegisterCustomerInput) -> RegisterCustomerPayload:
-    request = _registration(given)
-    done = await registration.register_customer(info, request)
-    sign_in = await registration.dev_sign_in(info, done.customer["id"])
+    done = await registration.register_customer(info, _registration(given))
     return RegisterCustomerPayload(
-        customer=Customer.from_record(cast(CustomerRecord, done.customer)),
-        person=Person.from_record(cast(IndividualRecord, done.individual)),
-        billing_account=BillingAccount.from_record(
-            cast(BillingAccountRecord, done.billing_account)
+        **_registered(
+            {
+                "individual": done.individual,
+                "customer": done.customer,
+                "billingAccount": done.billing_account,
+            }
         ),
-        sign_in=SignIn(
-            access_token=sign_in.access_token, token_type="Bearer", expires_at=sign_in.expires_at
-        )
-        if sign_in
-        else None,
+        sign_in=await _sign_in(info, done.customer["id"]),
     )
+
+
+def _registered(records: dict[str, Any]) -> dict[str, Any]:
+    """The payload fields of the records that exist (all, or those an incomplete registration
+    left: ``ActionIncomplete.done``)."""
+    fields: dict[str, Any] = {}
+    if (customer := records.get("customer")) is not None:
+        fields["customer"] = Customer.from_record(cast(CustomerRecord, customer))
+    if (person := records.get("individual")) is not None:
+        fields["person"] = Person.from_record(cast(IndividualRecord, person))
+    if (account := records.get("billingAccount")) is not None:
+        fields["billing_account"] = BillingAccount.from_record(cast(BillingAccountRecord, account))
+    return fields
+
+
+async def _sign_in(info: Info, customer_id: str) -> SignIn | None:
+    """A development sign-in, for a person who registered themselves: an agent never holds a
+    customer's credentials, and production has none (:func:`sign_in_token`)."""
+    principal = info.context.principal
+    if principal.role is not Role.ANONYMOUS:
+        return None
+    channel = principal.channel or "web"
+    try:
+        minted = await asyncio.to_thread(sign_in_token, info.context.settings, customer_id, channel)
+    except DevIdpError as exc:
+        log.error("registered %s, but no development sign-in: %s", customer_id, exc)
+        return None
+    if minted is None:
+        return None
+    token, expires_at = minted
+    return SignIn(access_token=token, token_type="Bearer", expires_at=expires_at)
 
 
 # -- orders: input ----------------------------------------------------------------------------
@@ -206,10 +215,7 @@ class ProductOrderItemInput:
 @strawberry.input(description="What a price preview is asked for.")
 class QuoteProductOrderInput:
     items: list[ProductOrderItemInput] = strawberry.field(description="The items, 1 to 10.")
-    customer: strawberry.ID | None = strawberry.field(
-        default=None,
-        description="The customer being assisted (agents); customers leave it out.",
-    )
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 @strawberry.input(description="An order for products: new offerings, changes, terminations.")
@@ -228,10 +234,7 @@ class PlaceProductOrderInput:
         description="Optional: a fresh key (e.g. a UUID) per order; sending the same request "
         "with the same key again places one order and answers the same.",
     )
-    customer: strawberry.ID | None = strawberry.field(
-        default=None,
-        description="The customer being assisted (agents); customers leave it out.",
-    )
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 @strawberry.input(description="Which order to cancel, and why.")
@@ -240,10 +243,7 @@ class CancelProductOrderInput:
     reason: str | None = strawberry.field(
         default=None, description="Why it is cancelled, at most 2000 characters."
     )
-    customer: strawberry.ID | None = strawberry.field(
-        default=None,
-        description="The customer being assisted (agents); customers leave it out.",
-    )
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 def _item_id(value: strawberry.ID | None, type_name: str, *field: str) -> str | None:
@@ -251,13 +251,13 @@ def _item_id(value: strawberry.ID | None, type_name: str, *field: str) -> str | 
 
 
 def _lines(items: list[ProductOrderItemInput]) -> tuple[orders.OrderLine, ...]:
-    problems = _Problems()
+    problems = contact.Problems()
     lines = []
     for n, item in enumerate(items):
         where = ("items", str(n))
         action = orders.ItemAction.ADD
         if item.action is OrderItemAction.NO_CHANGE:
-            problems.found.append(
+            problems.append(
                 Problem(
                     ProblemCode.INVALID_INPUT,
                     "An item adds, changes or terminates.",
@@ -414,53 +414,52 @@ class CancelProductOrderPayload:
     )
 
 
-def _note(value: str | None, limit: int, *field: str) -> str | None:
-    if value is None:
-        return None
-    return checks.text(value, limit, *field, required=False) or None
-
-
 async def _place(info: Info, given: PlaceProductOrderInput) -> PlaceProductOrderPayload:
-    problems = _Problems()
+    problems = contact.Problems()
     lines = problems.take(lambda: _lines(given.items))
     account = None
     if given.billing_account is not None:
         named = str(given.billing_account)
         account = problems.take(lambda: checks.global_id(named, "BillingAccount", "billingAccount"))
-    note = problems.take(lambda: _note(given.note, MAX_NOTE, "note"))
+    note = problems.take(lambda: optional_text(given.note, MAX_NOTE, "note"))
     problems.raise_any()
     assert lines is not None
     request = orders.PlaceOrder(lines, account, note, given.idempotency_key)
-    actor = await actor_for(info, str(given.customer) if given.customer else None)
-    outcome = await perform(
+    actor, outcome = await act(
         info,
-        actor,
+        given.customer,
         "placeProductOrder",
-        lambda: orders.place_order(actor, request),
-        idempotency_key=request.idempotency_key,
+        lambda actor: orders.place_order(actor, request),
+        key=request.idempotency_key,
         request=request.fingerprint(),
     )
-    order = await actor.loaders.by_id(actor.sources.product_order).load(outcome["order"])
     quoted: dict[str, Any] | None = outcome.get("quote")
     return PlaceProductOrderPayload(
-        order=ProductOrder.from_record(order) if order else None,
+        order=await reloaded(
+            actor, actor.sources.product_order, outcome["order"], ProductOrder.from_record
+        ),
         quote=ProductOrderQuote.build(orders.Quote.from_json(quoted)) if quoted else None,
     )
 
 
 async def _cancel(info: Info, given: CancelProductOrderInput) -> CancelProductOrderPayload:
-    problems = _Problems()
+    problems = contact.Problems()
     order_id = problems.take(lambda: checks.global_id(str(given.order), "ProductOrder", "order"))
-    reason = problems.take(lambda: _note(given.reason, MAX_NOTE, "reason"))
+    reason = problems.take(lambda: optional_text(given.reason, MAX_NOTE, "reason"))
     problems.raise_any()
     assert order_id is not None
     request = orders.CancelOrder(order_id, reason)
-    actor = await actor_for(info, str(given.customer) if given.customer else None)
-    outcome = await perform(
-        info, actor, "cancelProductOrder", lambda: orders.cancel_order(actor, request)
+    actor, outcome = await act(
+        info,
+        given.customer,
+        "cancelProductOrder",
+        lambda actor: orders.cancel_order(actor, request),
     )
-    order = await actor.loaders.by_id(actor.sources.product_order).load(outcome["order"])
-    return CancelProductOrderPayload(order=ProductOrder.from_record(order) if order else None)
+    return CancelProductOrderPayload(
+        order=await reloaded(
+            actor, actor.sources.product_order, outcome["order"], ProductOrder.from_record
+        )
+    )
 
 
 @strawberry.type
@@ -468,7 +467,9 @@ class FulfillmentActions:
     @strawberry.mutation(
         description=(
             "Register as a new customer: the person (TMF632), the customer (TMF629) and a "
-            "billing account (TMF666) are created together, or not at all. In development the "
+            "billing account (TMF666) are created together: if a backend refuses, what was "
+            "created is deleted again; when a backend's answer is lost, sending the same "
+            "registration again completes it (INCOMPLETE says when). In development the "
             "payload carries a sign-in for the new customer. Permission: without a sign-in "
             "(the person registers themselves), or an agent registering them."
         ),
@@ -479,7 +480,7 @@ class FulfillmentActions:
         info: Info,
         input: Annotated[RegisterCustomerInput, strawberry.argument(description="Who registers.")],
     ) -> RegisterCustomerPayload:
-        return await respond(RegisterCustomerPayload, _register(info, input))
+        return await respond(RegisterCustomerPayload, _register(info, input), _registered)
 
     @strawberry.mutation(
         description=(

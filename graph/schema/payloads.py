@@ -1,21 +1,51 @@
-"""What every action's payload shares: typed user errors, and turning refusals into them.
+"""What every action's mutation shares: running it, typed user errors, and its payload.
 
 A mutation answers with its payload: the objects the action produced, or ``errors`` saying why
 it did not happen (or, rarely, what part of it did -- code ``INCOMPLETE``). Input that is wrong
 is a user error in the payload, not a GraphQL error: the client shows it next to the field it
 names. GraphQL errors are left for what the client cannot fix (not signed in, a backend down).
+
+Every action runs the same way (:func:`act`): for the actor the request names (a customer, or
+an agent with ``customer``), once per idempotency key and recorded (:func:`~graph.actions.
+perform`); then the payload re-reads what the outcome names (:func:`reloaded`), as it now is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, Protocol, TypeVar
 
 import strawberry
 
-from graph.actions import ActionIncomplete, ActionRefused, Problem, ProblemCode
+from graph.actions import (
+    ActionIncomplete,
+    ActionRefused,
+    Actor,
+    Done,
+    Problem,
+    ProblemCode,
+    actor_for,
+    checks,
+    perform,
+)
+from graph.context import Info
+from graph.sources import ResourceSource
 
-__all__ = ["UserError", "UserErrorCode", "respond", "user_errors"]
+__all__ = [
+    "ASSISTED_CUSTOMER",
+    "UserError",
+    "UserErrorCode",
+    "act",
+    "optional_text",
+    "reloaded",
+    "respond",
+    "user_errors",
+]
+
+ASSISTED_CUSTOMER: Final = "The customer being assisted (agents); customers leave it out."
+
+R = TypeVar("R", bound=Mapping[str, Any])
+T = TypeVar("T")
 
 UserErrorCode = strawberry.enum(
     ProblemCode,
@@ -60,3 +90,40 @@ async def respond(
     except ActionIncomplete as incomplete:
         fields = partial(incomplete.done) if partial else {}
         return payload(errors=user_errors(incomplete.problems), **fields)
+
+
+async def act(
+    info: Info,
+    customer: str | None,
+    action: str,
+    run: Callable[[Actor], Awaitable[Done]],
+    *,
+    key: str | None = None,
+    request: Any = None,
+) -> tuple[Actor, dict[str, Any]]:
+    """Run ``action`` for the actor of this request, acting for ``customer`` (the input's
+    ``customer`` field; agents name one): once per idempotency ``key`` (``request``: what a
+    repeat must match) and recorded. The actor (whose loaders then read afresh) and the
+    action's outcome."""
+    actor = await actor_for(info, str(customer) if customer else None)
+    outcome = await perform(
+        info, actor, action, lambda: run(actor), idempotency_key=key, request=request
+    )
+    return actor, outcome
+
+
+async def reloaded(
+    actor: Actor, source: ResourceSource[R], record_id: str | None, build: Callable[[R], T]
+) -> T | None:
+    """The record ``record_id`` (from an outcome) as it is now, as a GraphQL object."""
+    if record_id is None:
+        return None
+    record = await actor.loaders.by_id(source).load(record_id)
+    return build(record) if record is not None else None
+
+
+def optional_text(value: str | None, limit: int, *field: str) -> str | None:
+    """A checked text (:func:`graph.actions.checks.text`), or None when left out or blank."""
+    if value is None or not value.strip():
+        return None
+    return checks.text(value, limit, *field)

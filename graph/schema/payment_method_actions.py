@@ -13,14 +13,8 @@ from typing import Annotated, Any, Final
 
 import strawberry
 
-from graph.actions import (
-    ActionRefused,
-    Actor,
-    ProblemCode,
-    actor_for,
-    checks,
-    perform,
-)
+from graph.actions import ActionRefused, ProblemCode, checks
+from graph.actions.records import record_locks
 from graph.auth.permissions import CanAct
 from graph.context import Info
 from graph.ids import encode_global_id
@@ -28,7 +22,7 @@ from graph.resolvers import payment_methods as methods
 
 from .billing import BillingAccount, PaymentMethod
 from .billing_actions import TokenizedCardInput, tokenized_card
-from .payloads import UserError, respond
+from .payloads import ASSISTED_CUSTOMER, UserError, act, reloaded, respond
 
 __all__ = [
     "AddPaymentMethodInput",
@@ -42,7 +36,6 @@ __all__ = [
 ]
 
 _BIC: Final = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
-_CUSTOMER_HELP: Final = "The customer being assisted (agents); customers leave it out."
 
 
 @strawberry.input(
@@ -83,7 +76,7 @@ class AddPaymentMethodInput:
         description="Make it the preferred method. A customer's first method is preferred "
         "anyway. (Billing accounts keep their default: see `setDefaultPaymentMethod`.)",
     )
-    customer: strawberry.ID | None = strawberry.field(default=None, description=_CUSTOMER_HELP)
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 @strawberry.type(description="The result of `addPaymentMethod`.")
@@ -106,7 +99,7 @@ class SetDefaultPaymentMethodInput:
         description="Only this billing account's default changes; default: every open "
         "billing account of the customer.",
     )
-    customer: strawberry.ID | None = strawberry.field(default=None, description=_CUSTOMER_HELP)
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 @strawberry.type(description="The result of `setDefaultPaymentMethod`.")
@@ -126,10 +119,10 @@ class SetDefaultPaymentMethodPayload:
 @strawberry.input(description="Remove a stored payment method.")
 class RemovePaymentMethodInput:
     payment_method: strawberry.ID = strawberry.field(
-        description="The payment method's global id. A billing account's default method "
-        "cannot be removed: choose another default first."
+        description="The payment method's global id; not one still in use (a default, a "
+        "payment plan's, the preferred or the last one)."
     )
-    customer: strawberry.ID | None = strawberry.field(default=None, description=_CUSTOMER_HELP)
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 @strawberry.type(description="The result of `removePaymentMethod`.")
@@ -195,26 +188,23 @@ def _add_request(given: AddPaymentMethodInput) -> methods.AddPaymentMethod:
     )
 
 
-def _customer(given: strawberry.ID | None) -> str | None:
-    return str(given) if given else None
-
-
 # -- actions ------------------------------------------------------------------------------------
-
-
-async def _method_payload(actor: Actor, outcome_id: str) -> PaymentMethod | None:
-    record = await actor.loaders.by_id(actor.sources.payment_method).load(outcome_id)
-    return PaymentMethod.from_record(record) if record else None
 
 
 async def _add(info: Info, given: AddPaymentMethodInput) -> AddPaymentMethodPayload:
     request = _add_request(given)
-    actor = await actor_for(info, _customer(given.customer))
-    outcome = await perform(
-        info, actor, "addPaymentMethod", lambda: methods.add_payment_method(actor, request)
+    locks = record_locks(info)
+    actor, outcome = await act(
+        info,
+        given.customer,
+        "addPaymentMethod",
+        lambda actor: methods.add_payment_method(actor, request, locks),
     )
+    source = actor.sources.payment_method
     return AddPaymentMethodPayload(
-        payment_method=await _method_payload(actor, outcome["paymentMethod"])
+        payment_method=await reloaded(
+            actor, source, outcome["paymentMethod"], PaymentMethod.from_record
+        )
     )
 
 
@@ -227,18 +217,21 @@ async def _set_default(
         if given.billing_account is not None
         else None,
     )
-    actor = await actor_for(info, _customer(given.customer))
-    outcome = await perform(
+    locks = record_locks(info)
+    actor, outcome = await act(
         info,
-        actor,
+        given.customer,
         "setDefaultPaymentMethod",
-        lambda: methods.set_default_payment_method(actor, request),
+        lambda actor: methods.set_default_payment_method(actor, request, locks),
     )
     accounts = await actor.loaders.by_id(actor.sources.billing_account).load_many(
         outcome["billingAccounts"]
     )
+    source = actor.sources.payment_method
     return SetDefaultPaymentMethodPayload(
-        payment_method=await _method_payload(actor, outcome["paymentMethod"]),
+        payment_method=await reloaded(
+            actor, source, outcome["paymentMethod"], PaymentMethod.from_record
+        ),
         billing_accounts=[BillingAccount.from_record(a) for a in accounts if a is not None],
     )
 
@@ -247,12 +240,12 @@ async def _remove(info: Info, given: RemovePaymentMethodInput) -> RemovePaymentM
     request = methods.RemovePaymentMethod(
         method_id=checks.global_id(str(given.payment_method), "PaymentMethod", "paymentMethod")
     )
-    actor = await actor_for(info, _customer(given.customer))
-    outcome = await perform(
+    locks = record_locks(info)
+    _, outcome = await act(
         info,
-        actor,
+        given.customer,
         "removePaymentMethod",
-        lambda: methods.remove_payment_method(actor, request),
+        lambda actor: methods.remove_payment_method(actor, request, locks),
     )
     removed = encode_global_id("PaymentMethod", outcome["paymentMethod"])
     return RemovePaymentMethodPayload(removed_payment_method_id=strawberry.ID(removed))
@@ -302,8 +295,10 @@ class PaymentMethodActions:
 
     @strawberry.mutation(
         description=(
-            "Remove a stored payment method (TMF670). A method that is a billing account's "
-            f"default is refused (PAYMENT_METHOD_IN_USE): choose another default first. {_WHO}"
+            "Remove a stored payment method (TMF670). A method still in use is refused "
+            "(PAYMENT_METHOD_IN_USE): a billing account's default or one paying a payment plan "
+            "(choose another default first), the preferred one (make another preferred first) "
+            f"and the last one (add another first). {_WHO}"
         ),
         permission_classes=[CanAct],
     )

@@ -6,14 +6,16 @@ from typing import Annotated
 
 import strawberry
 
-from graph.actions import ActionRefused, Problem, ProblemCode, actor_for, contact, perform
+from graph.actions import ActionRefused, ProblemCode, contact
+from graph.actions.directory import people
+from graph.actions.records import record_locks
 from graph.auth.permissions import CanAct
 from graph.context import Info
 from graph.resolvers import profile
 
 from .contact_inputs import EmailInput, PhoneInput, PostalAddressInput
 from .customer import Person
-from .payloads import UserError, respond
+from .payloads import ASSISTED_CUSTOMER, UserError, act, reloaded, respond
 
 __all__ = [
     "ProfileActions",
@@ -31,9 +33,7 @@ class UpdateContactMediumInput:
     postal_address: PostalAddressInput | None = strawberry.field(
         default=None, description="A new postal address."
     )
-    customer: strawberry.ID | None = strawberry.field(
-        default=None, description="The customer being assisted (agents); customers leave it out."
-    )
+    customer: strawberry.ID | None = strawberry.field(default=None, description=ASSISTED_CUSTOMER)
 
 
 @strawberry.type(description="The result of `updateContactMedium`.")
@@ -48,7 +48,7 @@ class UpdateContactMediumPayload:
 
 def _request(given: UpdateContactMediumInput) -> profile.UpdateContactMedium:
     """Every medium checked, every problem reported at once."""
-    problems: list[Problem] = []
+    problems = contact.Problems()
     email = phone = address = None
     if (e := given.email) is not None:
         email = contact.email(e.address, problems, "email", "address", contact_type=e.contact_type)
@@ -64,8 +64,7 @@ def _request(given: UpdateContactMediumInput) -> profile.UpdateContactMedium:
             default_country=a.country if a is not None else None,
             contact_type=p.contact_type,
         )
-    if problems:
-        raise ActionRefused(problems)
+    problems.raise_any()
     if email is None and phone is None and address is None:
         raise ActionRefused.one(
             ProblemCode.INVALID_INPUT, "Give at least one of email, phone or postalAddress."
@@ -75,15 +74,18 @@ def _request(given: UpdateContactMediumInput) -> profile.UpdateContactMedium:
 
 async def _update(info: Info, given: UpdateContactMediumInput) -> UpdateContactMediumPayload:
     request = _request(given)
-    actor = await actor_for(info, str(given.customer) if given.customer else None)
-    outcome = await perform(
+    locks, directory = record_locks(info), people(info)
+    actor, outcome = await act(
         info,
-        actor,
+        given.customer,
         "updateContactMedium",
-        lambda: profile.update_contact_medium(actor, request),
+        lambda actor: profile.update_contact_medium(actor, request, locks, directory),
     )
-    person = await actor.loaders.by_id(actor.sources.individual).load(outcome["person"])
-    return UpdateContactMediumPayload(person=Person.from_record(person) if person else None)
+    return UpdateContactMediumPayload(
+        person=await reloaded(
+            actor, actor.sources.individual, outcome["person"], Person.from_record
+        )
+    )
 
 
 @strawberry.type
@@ -93,7 +95,8 @@ class ProfileActions:
             "Change the e-mail address, phone number or postal address of the person behind a "
             "customer (TMF632). Each is validated (INVALID_EMAIL, INVALID_PHONE, "
             "INVALID_ADDRESS, with the field) and replaces the medium of its kind and contact "
-            "type; the others stay. Permission: the customer, or an agent assisting them; "
+            "type; the others stay. An e-mail address another person has is refused "
+            "(ALREADY_REGISTERED). Permission: the customer, or an agent assisting them; "
             "needs a full sign-in."
         ),
         permission_classes=[CanAct],

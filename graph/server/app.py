@@ -134,9 +134,10 @@ async def _live_updates(gateway: Gateway, secret: str) -> AsyncIterator[None]:
     """This replica's event fan-out, and -- with a public URL to be called back at -- the
     listener's registrations with the backends' hubs (docs/live-updates.md)."""
     settings = gateway.settings
-    fanout = EventFanout(gateway.stores.broadcast)
+    fanout = EventFanout(gateway.stores.broadcast, settings.event_queue_size)
     await fanout.start()
     gateway.events = fanout
+    gateway.metrics.watch_live(lambda: fanout.subscribers, gateway.event_counts, fanout.counts)
     registrar = None
     if settings.events and settings.public_url:
         callback = f"{settings.public_url}/events/{secret}"
@@ -151,6 +152,22 @@ async def _live_updates(gateway: Gateway, secret: str) -> AsyncIterator[None]:
         if registrar is not None:
             await registrar.stop()
         await fanout.stop()
+
+
+async def _end_websockets(app: web.Application) -> None:
+    """At shutdown, before the server waits for open requests (an open WebSocket never ends
+    by itself): end every subscription (the client gets ``complete``), then close with 1001."""
+    gateway = app[GATEWAY]
+    if gateway.events is not None:
+        await gateway.events.stop()  # stopped again in the cleanup context: harmless
+    await asyncio.sleep(0.1)  # the subscriptions' `complete` messages go out
+    await asyncio.gather(
+        *(
+            ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server shutting down")
+            for ws in list(gateway.websockets)
+        ),
+        return_exceptions=True,
+    )
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -212,6 +229,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
             yield
 
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(_end_websockets)
     event_secret = settings.event_secret or secrets.token_urlsafe(24)
     listener_route(app, event_secret, lambda: gateway.stores.broadcast, gateway.event_counts)
     # Only graphql-transport-ws: the legacy graphql-ws protocol lets a second connection_init

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -31,6 +32,8 @@ class Gateway:
     events: EventFanout | None = None  # live updates to this replica's subscribers
     hubs: HubRegistrar | None = None  # the listener's registrations with the backends
     event_counts: dict[str, int] = field(default_factory=dict)  # listener: accepted, refused…
+    # Open WebSockets, closed at shutdown (an open WebSocket never ends by itself).
+    websockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
     _sources: Sources | None = None
 
     @property

@@ -23,6 +23,7 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
+from graph.actions.directory import PeopleDirectory
 from graph.auth import ANONYMOUS, Principal
 from graph.auth.audit import AccessLog, access_log_for
 from graph.auth.authenticator import InvalidToken, bearer_token, token_from_params
@@ -113,6 +114,7 @@ def scope_context(context: Context, principal: Principal) -> None:
     context.principal = principal
     context.sources = sources
     context.registration = registration_for(principal, raw, sources)
+    context.people = PeopleDirectory(raw.individual)  # ids only, for e-mail uniqueness
     context.loaders = Loaders()
     if scope is not None:
         scope.bind(context.loaders)
@@ -164,6 +166,7 @@ class GraphView(GraphQLView[Context, None]):
             protocols=[subprotocol] if subprotocol else [], max_msg_size=MAX_WS_MESSAGE_BYTES
         )
         await ws.prepare(request)
+        request.app[GATEWAY].websockets.add(ws)
         return ws
 
     async def get_context(self, request: web.Request, response: Any) -> Context:

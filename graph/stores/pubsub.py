@@ -80,6 +80,16 @@ class MemoryBroadcast:
             reader.put_nowait(None)
 
 
+# KEYS[1] the event id's key; ARGV: seconds to remember it, the channel, the payload.
+_PUBLISH_ONCE: Final = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
 class RedisBroadcast:
     """Every replica on one Redis channel; event ids deduplicated with ``SET NX EX``."""
 
@@ -98,36 +108,38 @@ class RedisBroadcast:
         self.retry_seconds = retry_seconds
         self.max_retry_seconds = max_retry_seconds
         self._closed = asyncio.Event()
+        self._publish_once = client.register_script(_PUBLISH_ONCE)
 
     async def publish_once(self, message_id: str, payload: bytes) -> bool:
+        # One script: the id is marked seen only together with the publication, so an event
+        # whose publication failed is published when the backend delivers it again.
         try:
-            first = await self.client.set(
-                self.seen_prefix + message_id, b"1", nx=True, ex=self.seen_seconds
+            first = await self._publish_once(
+                keys=[self.seen_prefix + message_id],
+                args=[self.seen_seconds, self.channel, payload],
             )
-            if not first:
-                return False
-            await self.client.publish(self.channel, payload)
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return True
+        return bool(first)
 
     async def messages(self) -> AsyncIterator[bytes]:
         delay = self.retry_seconds
-        connected_before = False
+        interrupted = False  # lost, or never reached: what was published meanwhile is missed
         while not self._closed.is_set():
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
-                if connected_before:
+                if interrupted:
                     log.warning("event broadcast: reconnected to Redis; events may be missed")
                     yield GAP
-                connected_before = True
+                interrupted = False
                 delay = self.retry_seconds
                 while not self._closed.is_set():
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and isinstance(message.get("data"), bytes):
                         yield message["data"]
             except (RedisError, OSError) as exc:
+                interrupted = True
                 log.error("event broadcast: Redis lost (%s); retrying in %.1fs", exc, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closed.wait(), delay)

@@ -16,7 +16,14 @@ import pytest
 from graph.sandbox import RunningSandbox, SandboxConfig
 from graph.schema.common import encode_global_id
 from tests.conftest import TODAY
-from tests.gateway.conftest import GQL, RunningGateway
+from tests.gateway.actions_support import (
+    forget_requests,
+    interactions_of,
+    post_graphql,
+    record_of,
+    write_requests,
+)
+from tests.gateway.conftest import GQL, RunningGateway, running_gateway, settings_for, token_for
 from tests.support.tmf_client import call, url_of
 
 QUOTE = """query($input: QuoteProductOrderInput!) { quoteProductOrder(input: $input) {
@@ -52,8 +59,6 @@ MY_ORDERS = "{ me { productOrders { edges { node { reference state } } } } }"
 MY_PRODUCTS = """{ me { products { edges { node {
   reference status offering { reference } prices { priceType price { amount } }
 } } } } }"""
-
-WRITES = ("POST", "PATCH", "DELETE")
 
 
 def offering(slug: str) -> str:
@@ -94,23 +99,6 @@ def problems(payload: dict[str, Any]) -> set[tuple[str, tuple[str, ...]]]:
     return {(e["code"], tuple(e["field"] or ())) for e in payload["errors"]}
 
 
-async def writes(http: aiohttp.ClientSession, sandbox: RunningSandbox) -> list[str]:
-    """Writes to the sandbox's TMF APIs since the last ``forget_requests`` (the audit's TMF683
-    records aside)."""
-    reply = await call(http, "GET", f"{sandbox.url}/admin/requests")
-    return [
-        f"{r['method']} {r['path']}"
-        for api, entries in reply.body.items()
-        if api != "TMF683"
-        for r in entries
-        if r["method"] in WRITES
-    ]
-
-
-async def forget_requests(http: aiohttp.ClientSession, sandbox: RunningSandbox) -> None:
-    await call(http, "DELETE", f"{sandbox.url}/admin/requests")
-
-
 async def poll(
     gql: GQL, document: str, who: str, done: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
@@ -129,24 +117,7 @@ async def poll(
 async def sandbox_order(
     http: aiohttp.ClientSession, sandbox: RunningSandbox, order_id: str
 ) -> dict[str, Any]:
-    reply = await call(http, "GET", url_of(sandbox.url, "productOrder", order_id))
-    assert reply.status == 200, reply.body
-    found: dict[str, Any] = reply.body
-    return found
-
-
-async def interactions_of(
-    http: aiohttp.ClientSession, sandbox: RunningSandbox, gateway: RunningGateway, customer: str
-) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 5
-    while gateway.state.audit.pending:
-        assert time.monotonic() < deadline, "the action's interaction was not written"
-        await asyncio.sleep(0.02)
-    reply = await call(
-        http, "GET", url_of(sandbox.url, "partyInteraction"), params={"relatedParty.id": customer}
-    )
-    found: list[dict[str, Any]] = reply.body
-    return found
+    return await record_of(http, sandbox, "productOrder", order_id)
 
 
 # -- quotes ------------------------------------------------------------------------------------
@@ -188,7 +159,7 @@ async def test_anyone_can_quote_new_offerings_and_nothing_is_written(
     assert phone["recurringChange"] == eur("0.00")
     assert payload["quote"]["dueNow"] == eur("298.00")
     assert payload["quote"]["monthlyChange"] == eur("34.99")
-    assert await writes(http, sandbox) == []
+    assert await write_requests(http, sandbox) == []
 
 
 async def test_a_customer_quotes_a_change_a_termination_and_an_addition(
@@ -217,7 +188,7 @@ async def test_a_customer_quotes_a_change_a_termination_and_an_addition(
     assert new["recurringChange"] == eur("9.99")
     assert payload["quote"]["monthlyChange"] == eur("15.00")
     assert payload["quote"]["dueNow"] == eur("0.00")
-    assert await writes(http, sandbox) == []
+    assert await write_requests(http, sandbox) == []
 
 
 async def test_quote_refusals_name_every_item_and_reason(gql: GQL) -> None:
@@ -405,7 +376,7 @@ async def test_the_billing_account_is_named_when_there_are_several(
     theirs = encode_global_id("BillingAccount", "ba-000002-1")
     other = await place(gql, items, who, billingAccount=theirs)
     assert problems(other) == {("NOT_FOUND", ("billingAccount",))}
-    assert await writes(http, sandbox) == []
+    assert await write_requests(http, sandbox) == []
     mine = encode_global_id("BillingAccount", "ba-000001-2")
     payload = await place(gql, items, who, billingAccount=mine)
     assert payload["errors"] == []
@@ -429,7 +400,7 @@ async def test_refused_orders_write_nothing(
         ("NOT_FOUND", ("items", "0", "product")),
         ("OFFERING_NOT_SELLABLE", ("items", "1", "offering")),
     }
-    assert await writes(http, sandbox) == []
+    assert await write_requests(http, sandbox) == []
     before = gateway.backend_requests()
     long_note = await place(
         gql, [{"action": "ADD", "offering": offering("tv-basic")}], who, note="x" * 2001
@@ -468,6 +439,39 @@ async def test_the_same_idempotency_key_places_one_order(
         billingAccount=account, idempotencyKey=key,
     )  # fmt: skip
     assert problems(different) == {("IDEMPOTENCY_KEY_REUSED", ("idempotencyKey",))}
+
+
+async def test_after_the_key_was_forgotten_the_same_order_is_found_and_another_refused(
+    gql: GQL, sandbox: RunningSandbox, http: aiohttp.ClientSession, dev_idp_key: Path
+) -> None:
+    """A second gateway (its own idempotency store, as after a restart without Redis) finds
+    the order by the key's correlator -- if it is the same order: other items or another
+    account mean the key was reused, and nothing is ordered."""
+    who = "customer:cus-000006"
+    items = [{"action": "ADD", "offering": offering("multisim")}]
+    account = encode_global_id("BillingAccount", "ba-000006-1")
+    given = {"items": items, "billingAccount": account, "idempotencyKey": "order-0002"}
+    first = await place(gql, items, who, billingAccount=account, idempotencyKey="order-0002")
+    assert first["errors"] == []
+    token = token_for(who, dev_idp_key)
+    async with running_gateway(settings_for(sandbox, events=False)) as other:
+        await forget_requests(http, sandbox)
+        again = await post_graphql(http, other.url, PLACE, {"input": given}, token)
+        found = again["data"]["placeProductOrder"]
+        assert found["errors"] == []
+        assert found["order"]["reference"] == first["order"]["reference"]
+        assert found["quote"] is None  # not re-made: the order may have changed things since
+        for changed in (
+            {"items": [{"action": "ADD", "offering": offering("tv-basic")}]},
+            {"billingAccount": encode_global_id("BillingAccount", "ba-000006-2")},
+        ):
+            result = await post_graphql(
+                http, other.url, PLACE, {"input": {**given, **changed}}, token
+            )
+            payload = result["data"]["placeProductOrder"]
+            assert problems(payload) == {("IDEMPOTENCY_KEY_REUSED", ("idempotencyKey",))}
+            assert payload["order"] is None
+    assert await write_requests(http, sandbox) == []
 
 
 async def test_an_agent_orders_for_the_customer_they_assist(
@@ -559,7 +563,7 @@ class TestCancelling:
         assert "completed" in completed["errors"][0]["message"]
         theirs = await cancel(gql, "ord-000004-1", who)  # cus-000004's open order
         assert problems(theirs) == {("NOT_FOUND", ("order",))}
-        assert await writes(http, sandbox) == []
+        assert await write_requests(http, sandbox) == []
         assert (await sandbox_order(http, sandbox, "ord-000004-1"))["state"] == "inProgress"
         seeded = await cancel(gql, "ord-000002-3", who)  # acknowledged: still open
         assert seeded["order"]["state"] == "CANCELLED"

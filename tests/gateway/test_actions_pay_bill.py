@@ -190,7 +190,6 @@ def new_card(**overrides: Any) -> dict[str, Any]:
         "lastFourDigits": "4242",
         "expiryMonth": 12,
         "expiryYear": 2029,
-        "holderName": "Ada Example",
         **overrides,
     }
 
@@ -492,7 +491,6 @@ async def test_both_or_neither_payment_method_is_refused_before_any_backend_requ
     [
         pytest.param({"token": CARD_NUMBER}, "token", id="token"),
         pytest.param({"token": "4111 1111 1111 1111"}, "token", id="token with spaces"),
-        pytest.param({"holderName": f"Ada {CARD_NUMBER}"}, "holderName", id="holder name"),
     ],
 )
 async def test_a_card_number_is_refused_and_never_stored_echoed_or_logged(

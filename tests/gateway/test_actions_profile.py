@@ -16,9 +16,13 @@ import aiohttp
 import orjson
 import pytest
 
-from graph.auth.devidp import load_or_create_key, mint
 from graph.ids import encode_global_id
 from graph.sandbox import RunningSandbox
+from tests.gateway.actions_support import (
+    NOT_SUBSTANTIAL,
+    record_of,
+    refused_before_any_backend_request,
+)
 from tests.gateway.conftest import GQL, RunningGateway
 from tests.support.tmf_client import call, url_of
 
@@ -54,9 +58,9 @@ async def media_of(
     http: aiohttp.ClientSession, sandbox: RunningSandbox, person: str = PERSON
 ) -> list[dict[str, Any]]:
     """The person's contact media as TMF632 stores them."""
-    reply = await call(http, "GET", url_of(sandbox.url, "individual", person))
-    assert reply.status == 200, reply.body
-    media: list[dict[str, Any]] = reply.body["contactMedium"]
+    media: list[dict[str, Any]] = (await record_of(http, sandbox, "individual", person))[
+        "contactMedium"
+    ]
     return media
 
 
@@ -441,6 +445,45 @@ async def test_the_same_details_again_write_nothing(
     assert await individual_writes(http, sandbox) == 0
 
 
+async def test_another_persons_email_address_is_refused(
+    gql: GQL, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    """An e-mail address identifies a person (registration refuses one already held): a
+    customer cannot take another person's -- in any spelling -- and nothing is written."""
+    [theirs] = of_kind(await media_of(http, sandbox, "ind-000002"), "email")
+    address = theirs["characteristic"]["emailAddress"]
+    before = await media_of(http, sandbox)
+    payload = await update(gql, {"email": {"address": address.upper()}})
+    assert problems(payload) == [("ALREADY_REGISTERED", ["email", "address"])]
+    assert address not in payload["errors"][0]["message"]
+    assert await individual_writes(http, sandbox) == 0
+    assert await media_of(http, sandbox) == before
+
+
+async def test_changes_sent_at_once_are_all_kept(
+    gql: GQL, sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    """Each change rewrites the whole contactMedium array: changes sent at the same moment take
+    turns, and none undoes another."""
+    changes = [
+        {"phone": {"number": "+49 151 1111 2222"}},
+        {"email": {"address": "marlene@example.org", "contactType": "work"}},
+        {"postalAddress": {"street1": "Hauptstr. 5", "postCode": "79098", "city": "Freiburg",
+                           "country": "DE"}},
+    ]  # fmt: skip
+    payloads = await asyncio.gather(*(update(gql, given) for given in changes))
+    assert [p["errors"] for p in payloads] == [[], [], []]
+    media = await media_of(http, sandbox)
+    assert [m["characteristic"]["phoneNumber"] for m in of_kind(media, "phone")] == [
+        "+4915111112222"
+    ]
+    emails = {m["characteristic"]["emailAddress"] for m in of_kind(media, "email")}
+    assert "marlene@example.org" in emails
+    assert len(emails) == 2  # the work address beside the one there was
+    [address] = of_kind(media, "postalAddress")
+    assert address["characteristic"]["street1"] == "Hauptstr. 5"
+
+
 async def test_a_customer_cannot_change_another_customers_details(
     gql: GQL, sandbox: RunningSandbox, http: aiohttp.ClientSession
 ) -> None:
@@ -499,29 +542,7 @@ async def test_an_agent_updates_a_customers_phone_and_it_is_recorded_with_the_ag
     }
 
 
-async def post_with(
-    gateway: RunningGateway, http: aiohttp.ClientSession, token: str | None, body: dict[str, Any]
-) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    async with http.post(
-        f"{gateway.url}/graphql", data=orjson.dumps(body), headers=headers
-    ) as resp:
-        assert resp.status == 200, await resp.text()
-        result: dict[str, Any] = orjson.loads(await resp.read())
-        return result
-
-
-@pytest.mark.parametrize(
-    ("who", "code"),
-    [
-        pytest.param("ivr", "OPERATION_NOT_ALLOWED", id="ivr"),
-        pytest.param("low", "FORBIDDEN", id="acr-low"),
-        pytest.param("analyst", "FORBIDDEN", id="analyst"),
-        pytest.param(None, "UNAUTHENTICATED", id="anonymous"),
-    ],
-)
+@pytest.mark.parametrize(("who", "code"), NOT_SUBSTANTIAL)
 async def test_who_may_not_change_contact_details(
     gateway: RunningGateway,
     sandbox: RunningSandbox,
@@ -530,19 +551,7 @@ async def test_who_may_not_change_contact_details(
     who: str | None,
     code: str,
 ) -> None:
-    """Changing contact details is "substantial": not for a PIN (the IVR, which also runs only
-    its trusted operations) nor a low sign-in; analysts only read; anonymous callers act on no
-    account. Refused before any backend request."""
-    key = load_or_create_key(dev_idp_key)
-    tokens = {
-        "ivr": mint(key, role="customer", channel="ivr", customer_id="cus-000001"),
-        "low": mint(key, role="customer", channel="web", customer_id="cus-000001", acr="low"),
-        "analyst": mint(key, role="analyst", channel="agent-desktop", subject="x1"),
-    }
-    requests = gateway.backend_requests()
-    body = {"query": UPDATE, "variables": {"input": {"email": {"address": "x@example.com"}}}}
-    result = await post_with(gateway, http, tokens.get(who or ""), body)
-    assert result.get("data") is None, result
-    assert {e["extensions"]["code"] for e in result["errors"]} == {code}, result
-    assert gateway.backend_requests() == requests
+    """Changing contact details is "substantial"."""
+    given = {"email": {"address": "x@example.com"}}
+    await refused_before_any_backend_request(http, gateway, dev_idp_key, who, code, UPDATE, given)
     assert await individual_writes(http, sandbox) == 0

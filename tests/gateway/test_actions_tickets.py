@@ -7,7 +7,6 @@ along the life cycle as customer care would), so each test starts from a known t
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,19 @@ from graph.resolvers.tickets import CUSTOMER_MOVES, TERMINAL_STATUSES
 from graph.sandbox import RunningSandbox
 from graph.sandbox.errors import TmfError
 from graph.sandbox.rules import TICKET_TRANSITIONS, TroubleTicketRules
-from graph.schema.common import encode_global_id
+from tests.gateway.actions_support import (
+    gid,
+    interactions_of,
+    merge_patch,
+    post_graphql,
+    record_of,
+)
 from tests.gateway.conftest import (
     GQL,
     RunningGateway,
-    auth_headers,
     running_gateway,
     settings_for,
+    token_for,
 )
 from tests.support.tmf_client import call, url_of
 
@@ -110,10 +115,7 @@ async def owned(
 async def ticket_record(
     http: aiohttp.ClientSession, sandbox: RunningSandbox, ticket_id: str
 ) -> dict[str, Any]:
-    reply = await call(http, "GET", url_of(sandbox.url, "troubleTicket", ticket_id))
-    assert reply.status == 200, reply.body
-    record: dict[str, Any] = reply.body
-    return record
+    return await record_of(http, sandbox, "troubleTicket", ticket_id)
 
 
 async def ticket_in(
@@ -136,23 +138,8 @@ async def ticket_in(
     assert reply.status == 201, reply.body
     ticket_id: str = reply.body["id"]
     for step in PATH_TO[status]:
-        reply = await call(
-            http,
-            "PATCH",
-            url_of(sandbox.url, "troubleTicket", ticket_id),
-            json={"status": step},
-            content_type="application/merge-patch+json",
-        )
-        assert reply.status == 200, reply.body
+        await merge_patch(http, sandbox, "troubleTicket", ticket_id, {"status": step})
     return ticket_id
-
-
-def headers(principal: str, key: Path) -> dict[str, str]:
-    return {"Content-Type": "application/json", **auth_headers(principal, key)}
-
-
-def gid(type_name: str, record_id: str) -> str:
-    return encode_global_id(type_name, record_id)
 
 
 def tt(ticket_id: str) -> str:
@@ -192,26 +179,6 @@ def graphql_error(result: dict[str, Any]) -> str:
     assert result.get("errors"), result
     code: str = result["errors"][0]["extensions"]["code"]
     return code
-
-
-async def settled(gateway: RunningGateway, within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while gateway.state.audit.pending:
-        assert time.monotonic() < deadline, "the action's interaction was not written"
-        await asyncio.sleep(0.02)
-
-
-async def interactions(
-    http: aiohttp.ClientSession, sandbox: RunningSandbox, customer: str, reason: str
-) -> list[dict[str, Any]]:
-    reply = await call(
-        http,
-        "GET",
-        url_of(sandbox.url, "partyInteraction"),
-        params={"relatedParty.id": customer},
-    )
-    assert reply.status in (200, 206), reply.body
-    return [r for r in reply.body if r.get("reason") == reason]
 
 
 # -- the gateway's rules against the ticketing system's ---------------------------------------
@@ -377,19 +344,37 @@ async def test_a_repeat_whose_first_outcome_was_lost_finds_the_ticket_raised(
     given = {"subject": product, "description": "Calls drop.", "idempotencyKey": "report-0002"}
     first = ok(await gql(CREATE, {"input": given}, CUSTOMER), "createTroubleTicket")
     posts = sandbox.faults.by_method[("TMF621", "POST")]
-    body = orjson.dumps({"query": CREATE, "variables": {"input": given}})
-    async with (
-        running_gateway(settings_for(sandbox, events=False)) as other,
-        http.post(
-            f"{other.url}/graphql", data=body, headers=headers(CUSTOMER, dev_idp_key)
-        ) as resp,
-    ):
-        again = ok(orjson.loads(await resp.read()), "createTroubleTicket")
+    token = token_for(CUSTOMER, dev_idp_key)
+    async with running_gateway(settings_for(sandbox, events=False)) as other:
+        result = await post_graphql(http, other.url, CREATE, {"input": given}, token)
+        again = ok(result, "createTroubleTicket")
     assert again["id"] == first["id"]
     assert sandbox.faults.by_method[("TMF621", "POST")] == posts
     record = await ticket_record(http, sandbox, first["reference"])
     assert record["externalId"].startswith("csm-")
     assert "report-0002" not in record["externalId"]
+
+
+async def test_a_key_reused_for_another_report_is_refused_after_its_outcome_was_forgotten(
+    gql: GQL, http: aiohttp.ClientSession, sandbox: RunningSandbox, dev_idp_key: Path
+) -> None:
+    """The store that remembered the key's request is gone (a second gateway, its own store):
+    the ticket its correlator finds is about another subject or in other words, so the key was
+    reused -- refused, not answered with that ticket, and nothing raised."""
+    first, second = (gid("Product", p["id"]) for p in await owned(http, sandbox, "product", ME))
+    given = {"subject": first, "description": "Calls drop.", "idempotencyKey": "report-0003"}
+    ok(await gql(CREATE, {"input": given}, CUSTOMER), "createTroubleTicket")
+    posts = sandbox.faults.by_method[("TMF621", "POST")]
+    token = token_for(CUSTOMER, dev_idp_key)
+    others = [{"description": "No data at all."}, {"subject": second}]
+    async with running_gateway(settings_for(sandbox, events=False)) as other:
+        for changed in others:
+            result = await post_graphql(
+                http, other.url, CREATE, {"input": {**given, **changed}}, token
+            )
+            error = refused(result, "createTroubleTicket")
+            assert (error["code"], error["field"]) == ("IDEMPOTENCY_KEY_REUSED", ["idempotencyKey"])
+    assert sandbox.faults.by_method[("TMF621", "POST")] == posts
 
 
 async def test_an_ivr_pin_sign_in_may_report_a_fault(
@@ -493,6 +478,42 @@ async def test_a_note_is_appended_to_the_notes_and_the_next_query_shows_it(
     edges = (await gql(MY_TICKETS, principal=CUSTOMER))["data"]["me"]["troubleTickets"]["edges"]
     mine = next(e["node"] for e in edges if e["node"]["reference"] == ticket_id)
     assert [n["text"] for n in mine["notes"]] == ["Ticket opened.", given["text"], "Any news?"]
+
+
+async def test_notes_sent_at_once_are_all_kept(
+    gql: GQL, http: aiohttp.ClientSession, sandbox: RunningSandbox
+) -> None:
+    """Each note rewrites the whole notes array (a merge patch replaces arrays): five notes
+    sent at the same moment take turns, and none overwrites another."""
+    ticket_id = await ticket_in(http, sandbox, "inProgress")
+    texts = [f"Note {n}: still no signal." for n in range(5)]
+    results = await asyncio.gather(
+        *(gql(NOTE, {"input": {"ticket": tt(ticket_id), "text": t}}, CUSTOMER) for t in texts)
+    )
+    for result in results:
+        ok(result, "addTicketNote")
+    record = await ticket_record(http, sandbox, ticket_id)
+    assert record["note"][0]["text"] == "Ticket opened."
+    assert sorted(n["text"] for n in record["note"][1:]) == texts
+
+
+class _NotesLost(TroubleTicketRules):
+    """Another system rewrites the notes at the same moment: the gateway's note is gone."""
+
+    def prepare_update(self, backend: Any, old: Any, new: Any) -> Any:
+        return {**new, "note": old.get("note", [])}
+
+
+async def test_a_note_the_ticket_does_not_keep_is_reported(
+    gql: GQL, http: aiohttp.ClientSession, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticket_id = await ticket_in(http, sandbox, "inProgress")
+    monkeypatch.setitem(sandbox.backend.rules, "troubleTicket", _NotesLost())
+    result = await gql(NOTE, {"input": {"ticket": tt(ticket_id), "text": "Hello?"}}, CUSTOMER)
+    error = refused(result, "addTicketNote")
+    assert error["code"] == "INCOMPLETE"
+    assert "The note was sent and accepted, but the ticket does not show it" in error["message"]
+    assert "send it again" in error["message"]
 
 
 async def test_an_oversized_note_is_refused_and_nothing_is_sent(
@@ -762,10 +783,9 @@ async def test_an_agent_acts_for_the_customer_and_the_interaction_records_the_ag
     record = await ticket_record(http, sandbox, created["reference"])
     assert record["relatedParty"][0]["id"] == ME
 
-    await settled(gateway)
-    recorded = await interactions(
-        http, sandbox, ME, "Assisted service: createTroubleTicket"
-    ) + await interactions(http, sandbox, ME, "Assisted service: addTicketNote")
+    recorded = await interactions_of(
+        http, sandbox, gateway, ME, "Assisted service: createTroubleTicket"
+    ) + await interactions_of(http, sandbox, gateway, ME, "Assisted service: addTicketNote")
     assert len(recorded) == 2
     for interaction in recorded:
         parties = {(p["role"], p["id"]) for p in interaction["relatedParty"]}
@@ -786,8 +806,9 @@ async def test_a_customers_own_action_is_recorded_as_self_service(
         await gql(CONFIRM, {"input": {"ticket": tt(ticket_id)}}, CUSTOMER),
         "confirmTicketResolution",
     )
-    await settled(gateway)
-    recorded = await interactions(http, sandbox, ME, "Self-service: confirmTicketResolution")
+    recorded = await interactions_of(
+        http, sandbox, gateway, ME, "Self-service: confirmTicketResolution"
+    )
     assert len(recorded) == 1
     assert [p["role"] for p in recorded[0]["relatedParty"]] == ["customer"]
     assert recorded[0]["interactionItem"][0]["item"]["id"] == ticket_id

@@ -1,5 +1,6 @@
-"""docs/actions.md stays true: every GraphQL example in it is valid against the schema, and
-every mutation the schema has is shown there."""
+"""The docs' GraphQL examples stay true: every example in docs/actions.md and
+docs/live-updates.md is valid against the schema, and every mutation and subscription the
+schema has is shown."""
 
 from __future__ import annotations
 
@@ -11,19 +12,19 @@ from graphql import OperationDefinitionNode, OperationType, parse, validate
 
 from graph.schema import build_schema
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "actions.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"```graphql\n(.*?)```", re.DOTALL)
 
 
-def _examples() -> list[str]:
-    return BLOCK.findall(DOC.read_text("utf-8"))
+def _examples(name: str = "actions.md") -> list[str]:
+    return BLOCK.findall((DOCS / name).read_text("utf-8"))
 
 
 def test_the_document_has_examples() -> None:
     assert len(_examples()) >= 10
 
 
-@pytest.mark.parametrize("example", _examples())
+@pytest.mark.parametrize("example", _examples() + _examples("live-updates.md"))
 def test_every_example_is_valid_against_the_schema(example: str) -> None:
     schema = build_schema()._schema
     assert validate(schema, parse(example)) == []
@@ -41,3 +42,10 @@ def test_every_mutation_has_an_example() -> None:
             ):
                 shown |= {s.name.value for s in definition.selection_set.selections}  # type: ignore[attr-defined]
     assert set(schema.mutation_type.fields) <= shown
+
+
+def test_every_subscription_is_named_in_the_live_updates_doc() -> None:
+    schema = build_schema()._schema
+    assert schema.subscription_type is not None
+    text = (DOCS / "live-updates.md").read_text("utf-8")
+    assert all(f"`{name}(" in text for name in schema.subscription_type.fields)

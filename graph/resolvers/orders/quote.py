@@ -1,35 +1,26 @@
-"""Product orders (TMF622): a price preview, placing an order, cancelling an open one.
+"""An order's items, checked and priced: the one place that decides what an order may hold
+and what it costs (``quoteProductOrder``, and ``placeProductOrder`` before it orders).
 
-:func:`quote_order` is the one place an order's items are checked and priced: the new
-offering's prices come from the catalogue (TMF620 productOfferingPrice), a changed or
-terminated product's current prices from the inventory (TMF637). It refuses an unknown or
-unsellable offering, another customer's (or an unknown) product and a product that is no longer
-active, collecting every problem with its field path. :func:`place_order` checks and prices the
-order the same way, so the quote a customer saw is the one the order carries, then sends one
-TMF622 POST; the sandbox (or the real order manager) then takes the order from acknowledged to
-completed. With an idempotency key the order carries a correlator in ``externalId``, so a
-repeat whose first outcome was lost (a timed-out POST) finds that order instead of placing a
-second one.
-
-Callers without an account (anonymous) get catalogue prices only: they may quote offerings to
-add, not changes to products.
+A new offering's prices come from the catalogue (TMF620 productOfferingPrice), a changed or
+terminated product's current prices from the inventory (TMF637). :func:`quote_order` refuses
+an unknown or unsellable offering, another customer's (or an unknown) product, a product no
+longer active or already being changed by an open order, collecting every problem with its
+field path. Callers without an account (anonymous) get catalogue prices only: they may quote
+offerings to add, not changes to products.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from graph.actions import ActionRefused, Actor, Done, Problem, ProblemCode, Touched, refusal_reason
-from graph.auth.audit import CHANNEL_NAMES
+from graph.actions import ActionRefused, Problem, ProblemCode
 from graph.loaders import Loaders
-from graph.sources import BackendNotFound, BackendRejected, Sources
-from graph.sources.crm import BillingAccount
+from graph.sources import Sources
 from graph.sources.fulfillment import Product, ProductOffering, ProductOfferingPrice
 from graph.timestamps import parse_datetime
 
@@ -37,15 +28,12 @@ __all__ = [
     "ACTIVE_PRODUCT",
     "MAX_ITEMS",
     "ORDER_OPEN",
-    "CancelOrder",
     "ItemAction",
     "OrderLine",
-    "PlaceOrder",
     "Quote",
     "QuotedItem",
     "QuotedPrice",
-    "cancel_order",
-    "place_order",
+    "describe",
     "quote_order",
     "sellable",
 ]
@@ -73,31 +61,6 @@ class OrderLine:
     action: ItemAction
     offering_id: str | None
     product_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceOrder:
-    lines: tuple[OrderLine, ...]
-    billing_account_id: str | None
-    note: str | None
-    idempotency_key: str | None
-
-    def fingerprint(self) -> dict[str, Any]:
-        """What a repeat with the same key must match."""
-        return {
-            "lines": [[line.action, line.offering_id, line.product_id] for line in self.lines],
-            "account": self.billing_account_id,
-            "note": hashlib.sha256(self.note.encode()).hexdigest() if self.note else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class CancelOrder:
-    order_id: str
-    reason: str | None
-
-
-# -- the quote -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,96 +209,63 @@ def _money(value: Any) -> tuple[Decimal, str] | None:
     return amount, str(value.get("unit") or DEFAULT_CURRENCY)
 
 
-def _offering_price(record: ProductOfferingPrice) -> QuotedPrice | None:
+def _price(record: Mapping[str, Any], period_key: str, reference: Any) -> QuotedPrice | None:
+    """A catalogue price (TMF620 productOfferingPrice: its ``recurringChargePeriodType``) or a
+    product's (TMF637 productPrice: ``recurringChargePeriod``)."""
     found = _money(record.get("price"))
     if found is None:
         return None
     return QuotedPrice(
         name=record.get("name"),
         price_type=record.get("priceType"),
-        period=record.get("recurringChargePeriodType"),
+        period=record.get(period_key),
         amount=found[0],
         currency=found[1],
-        reference=record.get("id"),
+        reference=reference if isinstance(reference, str) else None,
     )
 
 
+def _offering_price(record: ProductOfferingPrice) -> QuotedPrice | None:
+    return _price(record, "recurringChargePeriodType", record.get("id"))
+
+
 def _product_price(record: Mapping[str, Any]) -> QuotedPrice | None:
-    found = _money(record.get("price"))
-    if found is None:
-        return None
-    return QuotedPrice(
-        name=record.get("name"),
-        price_type=record.get("priceType"),
-        period=record.get("recurringChargePeriod"),
-        amount=found[0],
-        currency=found[1],
-        reference=(record.get("productOfferingPrice") or {}).get("id"),
+    return _price(
+        record, "recurringChargePeriod", (record.get("productOfferingPrice") or {}).get("id")
     )
 
 
 def _shape(lines: Sequence[OrderLine]) -> list[Problem]:
     """What each item must (and must not) name, and no product twice."""
-    problems: list[Problem] = []
     if not lines:
         return [Problem(ProblemCode.INVALID_INPUT, "Name at least one item.", ("items",))]
     if len(lines) > MAX_ITEMS:
         return [
             Problem(ProblemCode.INVALID_INPUT, f"At most {MAX_ITEMS} items per order.", ("items",))
         ]
+    problems: list[Problem] = []
     seen: set[str] = set()
     for n, line in enumerate(lines):
-        where = ("items", str(n))
+
+        def wrong(message: str, name: str, n: int = n) -> None:
+            problems.append(Problem(ProblemCode.INVALID_INPUT, message, ("items", str(n), name)))
+
         if line.action is ItemAction.ADD:
             if line.offering_id is None:
-                problems.append(
-                    Problem(
-                        ProblemCode.INVALID_INPUT, "Name the offering to add.", (*where, "offering")
-                    )
-                )
+                wrong("Name the offering to add.", "offering")
             if line.product_id is not None:
-                problems.append(
-                    Problem(
-                        ProblemCode.INVALID_INPUT,
-                        "Adding creates a new product: name none (MODIFY changes one).",
-                        (*where, "product"),
-                    )
-                )
+                wrong("Adding creates a new product: name none (MODIFY changes one).", "product")
             continue
         if line.product_id is None:
-            problems.append(
-                Problem(
-                    ProblemCode.INVALID_INPUT,
-                    "Name the product to change or terminate.",
-                    (*where, "product"),
-                )
-            )
+            wrong("Name the product to change or terminate.", "product")
         elif line.product_id in seen:
-            problems.append(
-                Problem(
-                    ProblemCode.INVALID_INPUT,
-                    "This product is named by another item already.",
-                    (*where, "product"),
-                )
-            )
+            wrong("This product is named by another item already.", "product")
         else:
             seen.add(line.product_id)
         if line.action is ItemAction.MODIFY and line.offering_id is None:
-            problems.append(
-                Problem(
-                    ProblemCode.INVALID_INPUT,
-                    "Name the offering to change the product to.",
-                    (*where, "offering"),
-                )
-            )
+            wrong("Name the offering to change the product to.", "offering")
         if line.action is ItemAction.DELETE and line.offering_id is not None:
-            problems.append(
-                Problem(
-                    ProblemCode.INVALID_INPUT,
-                    "Terminating a product orders no offering: leave `offering` out.",
-                    (*where, "offering"),
-                )
-            )
+            wrong("Terminating a product orders no offering: leave `offering` out.", "offering")
     return problems
 
 
@@ -558,145 +488,6 @@ def _priced(
     )
 
 
-# -- placing an order ------------------------------------------------------------------------
-
-
-async def place_order(actor: Actor, request: PlaceOrder) -> Done:
-    corr = actor.correlator(request.idempotency_key) if request.idempotency_key else None
-    if corr is not None:
-        earlier = await actor.sources.product_order.search({"externalId": corr})
-        if earlier:
-            # A first attempt whose answer was lost: that order, not a second one. Its quote
-            # is not re-made (the order may have changed the products meanwhile).
-            return _placed(earlier[0]["id"], None, replayed=True)
-    problems: list[Problem] = []
-    quote: Quote | None = None
-    try:
-        quote = await quote_order(actor.sources, actor.loaders, actor.customer_id, request.lines)
-    except ActionRefused as refused:
-        problems += refused.problems
-    account: BillingAccount | None = None
-    try:
-        account = await _account(actor, request.billing_account_id)
-    except ActionRefused as refused:
-        problems += refused.problems
-    if problems:
-        raise ActionRefused(problems)
-    assert quote is not None
-    assert account is not None
-    body = _order_body(actor, request, quote, account, corr)
-    try:
-        order = await actor.sources.product_order.create(body)
-    except BackendRejected as refused:
-        if refused.status not in (409, 422):
-            raise  # a malformed request is the gateway's fault, not the person's
-        raise ActionRefused.one(
-            ProblemCode.BACKEND_REFUSED,
-            f"Order management refused this order: {refusal_reason(refused)}. Nothing was ordered.",
-            "items",
-        ) from None
-    return _placed(order["id"], quote, replayed=False)
-
-
-async def _account(actor: Actor, named: str | None) -> BillingAccount:
-    """The billing account the order is billed to: the one named, or the customer's only one."""
-    loader = actor.loaders.by_ref(actor.sources.billing_account, "relatedParty.id")
-    accounts = [a for a in await loader.load(actor.customer_id) if a.get("state") != "closed"]
-    if named is not None:
-        account = next((a for a in accounts if a["id"] == named), None)
-        if account is None:
-            raise ActionRefused.one(
-                ProblemCode.NOT_FOUND, "No such open billing account of yours.", "billingAccount"
-            )
-        return account
-    if len(accounts) == 1:
-        return accounts[0]
-    if not accounts:
-        raise ActionRefused.one(
-            ProblemCode.INVALID_INPUT,
-            "There is no open billing account to bill this order to.",
-            "billingAccount",
-        )
-    raise ActionRefused.one(
-        ProblemCode.INVALID_INPUT,
-        f"You have {len(accounts)} billing accounts: name the one to bill this order to.",
-        "billingAccount",
-    )
-
-
-def _ref(record_id: str, referred_type: str, name: Any = None, href: Any = None) -> dict[str, Any]:
-    ref: dict[str, Any] = {"id": record_id}
-    if isinstance(href, str):
-        ref["href"] = href
-    if isinstance(name, str):
-        ref["name"] = name
-    ref["@referredType"] = referred_type
-    return ref
-
-
-def _tmf_price(price: QuotedPrice, name: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "name": name or price.name,
-        "priceType": price.price_type,
-        "price": {"taxIncludedAmount": {"unit": price.currency, "value": float(price.amount)}},
-    }
-    if price.period:
-        entry["recurringChargePeriod"] = price.period
-    if price.reference and name is None:
-        entry["productOfferingPrice"] = _ref(price.reference, "ProductOfferingPrice", price.name)
-    return entry
-
-
-def _order_body(
-    actor: Actor, request: PlaceOrder, quote: Quote, account: BillingAccount, corr: str | None
-) -> dict[str, Any]:
-    items: list[dict[str, Any]] = []
-    totals: dict[tuple[str | None, str | None], Decimal] = {}
-    for item in quote.items:
-        entry: dict[str, Any] = {"id": item.item_id, "action": item.action.value, "quantity": 1}
-        if item.offering_id is not None:
-            entry["productOffering"] = _ref(item.offering_id, "ProductOffering", item.offering_name)
-            entry["itemPrice"] = [_tmf_price(p) for p in item.prices]
-            for p in item.prices:
-                key = (p.price_type, p.period)
-                totals[key] = totals.get(key, Decimal(0)) + p.amount
-        if item.product_id is not None:
-            entry["product"] = _ref(item.product_id, "Product", item.product_name)
-        items.append(entry)
-    body: dict[str, Any] = {
-        "description": describe(quote),
-        "category": "B2C product order",
-        "priority": "4",
-        "channel": [
-            {
-                "id": actor.channel,
-                "name": CHANNEL_NAMES.get(actor.channel, actor.channel),
-                "role": "salesChannel",
-            }
-        ],
-        "relatedParty": [_ref(actor.customer_id, "Customer") | {"role": "customer"}],
-        "billingAccount": _ref(
-            account["id"], "BillingAccount", account.get("name"), account.get("href")
-        ),
-        "productOrderItem": items,
-    }
-    if totals:
-        body["orderTotalPrice"] = [
-            _tmf_price(
-                QuotedPrice(None, price_type, period, amount, quote.currency),
-                name=f"Total {price_type}",
-            )
-            for (price_type, period), amount in totals.items()
-        ]
-    if request.note:
-        author = f"Agent {actor.agent}" if actor.agent else "Customer"
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body["note"] = [{"text": request.note, "author": author, "date": stamp}]
-    if corr is not None:
-        body["externalId"] = corr
-    return body
-
-
 def describe(quote: Quote) -> str:
     """One line for the order's description and the interaction record."""
     parts = []
@@ -709,63 +500,3 @@ def describe(quote: Quote) -> str:
         else:
             parts.append(f"Termination of {item.product_name or item.product_id}")
     return "; ".join(parts)
-
-
-def _placed(order_id: str, quote: Quote | None, *, replayed: bool) -> Done:
-    summary = f"placed product order {order_id}"
-    if quote is not None:
-        summary += f" ({describe(quote)})"
-    return Done(
-        outcome={"order": order_id, "quote": quote.to_json() if quote else None},
-        summary=summary,
-        touched=[Touched("productOrder", order_id, "found again" if replayed else "created")],
-    )
-
-
-# -- cancelling ------------------------------------------------------------------------------
-
-
-async def cancel_order(actor: Actor, request: CancelOrder) -> Done:
-    """Cancel an open order of the customer's.
-
-    TMF622 also defines a ``cancelProductOrder`` task resource; the sandbox does not serve it,
-    and order managers commonly take a PATCH of the order's ``state`` to ``cancelled`` while the
-    order is open -- which is what is sent here.
-    """
-    order = await actor.loaders.by_id(actor.sources.product_order).load(request.order_id)
-    if order is None:
-        raise ActionRefused.one(ProblemCode.NOT_FOUND, "No such order of yours.", "order")
-    _require_open(order.get("state"))
-    body: dict[str, Any] = {"state": "cancelled"}
-    if request.reason:
-        body["cancellationReason"] = request.reason
-    try:
-        await actor.sources.product_order.patch(request.order_id, body)
-    except BackendNotFound:
-        raise ActionRefused.one(ProblemCode.NOT_FOUND, "No such order of yours.", "order") from None
-    except BackendRejected as refused:
-        if refused.status not in (409, 422):
-            raise
-        # It moved on meanwhile (completed, failed): say what it is now.
-        now = await actor.sources.product_order.get(request.order_id)
-        _require_open((now or {}).get("state"))
-        raise ActionRefused.one(
-            ProblemCode.BACKEND_REFUSED,
-            f"Order management refused the cancellation: {refusal_reason(refused)}.",
-            "order",
-        ) from None
-    return Done(
-        outcome={"order": request.order_id},
-        summary=f"cancelled product order {request.order_id}",
-        touched=[Touched("productOrder", request.order_id, "cancelled")],
-    )
-
-
-def _require_open(state: Any) -> None:
-    if state not in ORDER_OPEN:
-        raise ActionRefused.one(
-            ProblemCode.ORDER_NOT_CANCELLABLE,
-            f"This order is {state or 'closed'}: only an order not yet completed (acknowledged, "
-            "in progress, pending or held) can be cancelled.",
-            "order",
-        )
