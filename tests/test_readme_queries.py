@@ -16,7 +16,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def examples() -> list[str]:
     text = README.read_text(encoding="utf-8")
     blocks = re.findall(r"```graphql\n(.*?)```", text, re.S)
-    inline = re.findall(r'"query": "(.*?)"(?:\}|,\s*"variables")', text, re.S)
+    inline = re.findall(r"^gql '(.*?)'", text, re.S | re.M)
     inline += re.findall(r"`(\{ productOfferings.*?\})`", text)
     return blocks + inline
 
