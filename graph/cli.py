@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import difflib
-import logging
 import multiprocessing
 import os
 import signal
@@ -16,16 +15,26 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .observability.logging import (
+    LogConfigError,
+    configure_logging,
+    log_format_from,
+    log_level_from,
+)
+
 __all__ = ["main"]
 
 
 def _serve_one(host: str, port: int, sock: socket.socket | None = None) -> None:
     import dataclasses
 
+    from .observability.tracing import configure_tracing
     from .server import create_app
     from .settings import Settings
 
     settings = Settings.from_env()
+    # Per process: a forked worker's exporter thread is its own.
+    configure_tracing(settings.tracing)
     if settings.public_url is None:
         # Backends on this machine (the embedded sandbox, a local one) reach the gateway
         # where it listens; others need CSM_PUBLIC_URL.
@@ -233,7 +242,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        # JSON lines unless stderr is a terminal (CSM_LOG_FORMAT, CSM_LOG_LEVEL; docs/operations.md)
+        configure_logging(
+            log_format_from(os.environ.get("CSM_LOG_FORMAT")),
+            log_level_from(os.environ.get("CSM_LOG_LEVEL")),
+        )
+    except LogConfigError as exc:
+        print(f"csm-graph: {exc}", file=sys.stderr)
+        return 2
     if getattr(args, "customers", 1) < 1:
         print("csm-graph: --customers must be at least 1", file=sys.stderr)
         return 2

@@ -7,6 +7,15 @@
 | ``CSM_REDIS_URL`` | Redis for caches, idempotency, rate limits, pub/sub | in-memory |
 | ``CSM_REDIS_PREFIX`` | prefix of every Redis key (several deployments on one Redis) | ``csm:`` |
 | ``CSM_BACKEND_TIMEOUT`` | seconds per backend request | 5 |
+| ``CSM_<API>_TIMEOUT`` | one API's seconds per request (e.g. ``CSM_TMF678_TIMEOUT``) | the above |
+| ``CSM_REQUEST_DEADLINE`` | seconds an HTTP GraphQL operation's backend calls may take | 8 |
+| ``CSM_BACKEND_RETRIES`` | further attempts of a failed backend GET (0-5) | 2 |
+| ``CSM_RETRY_BACKOFF`` | seconds: the first retry waits up to this, doubling, at most 1 s | 0.05 |
+| ``CSM_BREAKER_FAILURE_RATE`` | share of failed calls that opens an API's breaker | 0.5 |
+| ``CSM_BREAKER_MIN_CALLS`` | calls the breaker's window needs before it may open | 10 |
+| ``CSM_BREAKER_WINDOW`` | seconds of calls the breaker judges | 30 |
+| ``CSM_BREAKER_OPEN_SECONDS`` | seconds an open breaker refuses calls before probing | 15 |
+| ``CSM_BREAKER_PROBES`` | probe calls of a half-open breaker; that many successes close it | 2 |
 | ``CSM_MAX_PAGE_SIZE`` | hard maximum of ``first`` on connections | 100 |
 | ``CSM_JWKS_URL`` | the identity provider's JWKS (a real IdP; needs the two below) | — |
 | ``CSM_JWT_ISSUER`` | the ``iss`` tokens must carry | — |
@@ -30,6 +39,14 @@
 | ``CSM_EVENT_SECRET`` | the secret in the event listener's URL | random |
 | ``CSM_HUB_RENEW_SECONDS`` | how often hub subscriptions are renewed | 60 |
 | ``CSM_EVENT_QUEUE_SIZE`` | events a subscription may fall behind before it is ended | 100 |
+| ``CSM_OPTIMIZATIONS`` | the speed work (0: the stock strawberry path, for comparison) | on |
+| ``CSM_LOG_FORMAT`` | ``json``, ``text`` or ``auto`` (text on a terminal, else JSON) | auto |
+| ``CSM_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` or ``CRITICAL`` | INFO |
+| ``CSM_OTEL`` | OpenTelemetry tracing, 1 or 0 (needs the ``otel`` extra) | with an OTLP endpoint |
+| ``CSM_RATE_LIMITS`` | ``channel=N[/M],…``: operations per caller (per channel) | see docs |
+| ``CSM_RATE_LIMIT_WINDOW`` | seconds the rate limits' N and M are counted over | 60 |
+| ``CSM_TRUSTED_PROXIES`` | IPs/CIDRs whose ``X-Forwarded-For`` names the client | none |
+| ``CSM_CORS_ORIGINS`` | browser origins allowed to call ``/graphql`` (``scheme://host``) | none |
 
 With no backend URL configured the gateway runs on its *embedded default*: the TMF sandbox
 in-process, in-memory stores, the development identity provider trusted. A real identity
@@ -38,14 +55,19 @@ provider (``CSM_JWKS_URL``) and the development one exclude each other.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .auth.devidp import dev_key_path
+from .auth.principal import CHANNELS
+from .observability.logging import LogConfigError, log_format_from, log_level_from
 from .sources.apis import APIS
 from .sources.credentials import BackendAuthConfig, CredentialsConfigError, backend_auth_from_env
+from .sources.resilience import ResilienceConfigError, ResiliencePolicy, resilience_from_env
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -107,6 +129,73 @@ def _pairs(raw: str) -> dict[str, str]:
     return pairs
 
 
+_RATE_KEYS = frozenset(CHANNELS | {"anonymous"})
+
+
+def _rate_limits(raw: str) -> dict[str, tuple[int, int | None]]:
+    """``CSM_RATE_LIMITS``: ``channel=N`` or ``channel=N/M`` (per caller / per channel)."""
+    limits: dict[str, tuple[int, int | None]] = {}
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        key, _, value = (part.strip() for part in item.partition("="))
+        own, slash, total = value.partition("/")
+        if key not in _RATE_KEYS:
+            raise SettingsError(f"CSM_RATE_LIMITS: unknown channel {key!r}")
+        numbers = [own, total] if slash else [own]
+        if not all(n.isdigit() and int(n) >= 1 for n in numbers):
+            raise SettingsError(f"CSM_RATE_LIMITS: expected {key}=N or {key}=N/M, not {value!r}")
+        limits[key] = (int(own), int(total) if total else None)
+    return limits
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """``CSM_TRUSTED_PROXIES``: addresses or CIDR networks, normalized."""
+    try:
+        items = (p.strip() for p in raw.split(","))
+        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in items if item)
+    except ValueError as exc:
+        raise SettingsError(f"CSM_TRUSTED_PROXIES: {exc}") from None
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """``CSM_CORS_ORIGINS``: exact origins, as browsers send them (no path, no wildcard)."""
+    origins = []
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        parts = urlsplit(item)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or port == -1
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or parts.username is not None
+            or "*" in item
+        ):
+            raise SettingsError(f"CSM_CORS_ORIGINS: not an origin: {item!r}")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        default = {"http": 80, "https": 443}[parts.scheme]
+        suffix = f":{port}" if port not in (None, default) else ""
+        origins.append(f"{parts.scheme}://{host}{suffix}")
+    return tuple(origins)
+
+
+def _logging(env: Mapping[str, str]) -> tuple[str, str]:
+    try:
+        return log_format_from(env.get("CSM_LOG_FORMAT")), log_level_from(env.get("CSM_LOG_LEVEL"))
+    except LogConfigError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _tracing(env: Mapping[str, str]) -> bool:
+    """``CSM_OTEL``; unset: on when an OTLP endpoint is configured."""
+    endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    return _flag(env.get("CSM_OTEL"), any(env.get(name) for name in endpoints))
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     backend_urls: Mapping[str, str] = field(default_factory=dict)  # API key -> base URL
@@ -132,7 +221,23 @@ class Settings:
     event_secret: str | None = None  # None: a random one per process
     hub_renew_seconds: float = 60.0
     event_queue_size: int = 100
+    # The speed work (document caching, ...); off: the stock strawberry path, which the
+    # benchmark (bench/run.py) compares against. Later optimizations hang off this switch too.
+    optimizations: bool = True
+    # Observability (graph/observability): log format and level (configured by the CLI at
+    # start), and OpenTelemetry tracing.
+    log_format: str = "auto"
+    log_level: str = "INFO"
+    tracing: bool = False
+    # Guardrails (graph/server/guardrails.py): overrides of the rate-limit table per channel
+    # ("anonymous" too): (per caller, per channel or None for the table's) per window seconds.
+    rate_limits: Mapping[str, tuple[int, int | None]] = field(default_factory=dict)
+    rate_limit_window: float = 60.0
+    trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For is believed
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed to call /graphql
     backend_auth: BackendAuthConfig = field(default_factory=BackendAuthConfig)
+    request_deadline: float = 8.0  # seconds; HTTP operations (graph.sources.resilience)
+    resilience: ResiliencePolicy = field(default_factory=ResiliencePolicy)
 
     @property
     def embedded(self) -> bool:
@@ -172,6 +277,10 @@ class Settings:
             backend_auth = backend_auth_from_env(env)
         except CredentialsConfigError as exc:
             raise SettingsError(str(exc)) from None
+        try:
+            resilience = resilience_from_env(env)
+        except ResilienceConfigError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
             backend_auth=backend_auth,
             backend_urls=urls,
@@ -199,4 +308,14 @@ class Settings:
             event_secret=_secret(env.get("CSM_EVENT_SECRET")),
             hub_renew_seconds=_number(env, "CSM_HUB_RENEW_SECONDS", 60.0),
             event_queue_size=max(1, int(_number(env, "CSM_EVENT_QUEUE_SIZE", 100))),
+            optimizations=_flag(env.get("CSM_OPTIMIZATIONS"), True),
+            log_format=_logging(env)[0],
+            log_level=_logging(env)[1],
+            tracing=_tracing(env),
+            rate_limits=_rate_limits(env.get("CSM_RATE_LIMITS", "")),
+            rate_limit_window=_number(env, "CSM_RATE_LIMIT_WINDOW", 60.0),
+            trusted_proxies=_networks(env.get("CSM_TRUSTED_PROXIES", "")),
+            cors_origins=_origins(env.get("CSM_CORS_ORIGINS", "")),
+            request_deadline=_number(env, "CSM_REQUEST_DEADLINE", 8.0),
+            resilience=resilience,
         )

@@ -35,25 +35,39 @@ class GraphSchema(strawberry.Schema):
         line (internal and backend failures), not client mistakes."""
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(optimizations: bool = True) -> strawberry.Schema:
+    """The schema; ``optimizations=False`` (``CSM_OPTIMIZATIONS=0``) leaves out the speed work
+    -- today the document caches -- for the benchmark's stock strawberry path (bench/run.py)."""
     # graph.server imports this module (create_app builds the schema): import at call time.
+    from graph.observability.tracing import OperationTelemetry
+    from graph.server.guardrails import DocumentGuard
     from graph.server.policy_extension import ChannelPolicyExtension
 
     node_types = [
         getattr(module, name) for module in DOMAINS for name in module.__all__ if name in NODE_KINDS
     ]
     # Parsing and validating a customer-360 document costs ~12 ms; clients send the same few
-    # documents over and over, so both are cached (bounded LRU, keyed by the document text).
+    # documents over and over, so both are cached (bounded LRU, keyed by the document text)
+    # unless the optimizations are off.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        # First: its end runs last, when errors have their codes; names the operation in logs,
+        # logs it, and traces it when tracing is on (graph.observability.tracing).
+        OperationTelemetry,
         ErrorCodes,
         # Before the parser cache, which parses with the token limit it sets: a huge document
         # is refused cheaply instead of parsed into a tree hundreds of times its size.
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        # After ValidationCache, so that its refusals replace validation's answer.
-        ChannelPolicyExtension,
     ]
+    if optimizations:
+        extensions += [
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ]
+    # After ValidationCache, so that its refusals replace validation's answer.
+    extensions.append(ChannelPolicyExtension)
+    # Document size, aliases, field selections and WebSocket rate limits, checked before
+    # validation; after ValidationCache and the policy, whose answers its refusals replace.
+    extensions.append(DocumentGuard)
     return GraphSchema(
         query=Query,
         mutation=Mutation,

@@ -318,14 +318,14 @@ class ServiceProblem(Node):
     @strawberry.field(description="The services the problem affects.")
     async def affected_services(
         self, info: Info
-    ) -> list[Annotated[Service, strawberry.lazy("graph.schema.inventory")]]:
+    ) -> list[Annotated[Service, strawberry.lazy("graph.schema.inventory")]] | None:
         from graph.schema.inventory import Service  # inventory imports this module
 
         records = await inventory.affected_services_of(info, self.record)
         return [Service.from_record(s) for s in records]
 
     @strawberry.field(description="The trouble tickets the problem was raised from or linked to.")
-    async def trouble_tickets(self, info: Info) -> list[TroubleTicket]:
+    async def trouble_tickets(self, info: Info) -> list[TroubleTicket] | None:
         records = await assurance.tickets_of_problem(info, self.record)
         return [TroubleTicket.from_record(t) for t in records]
 

@@ -381,7 +381,9 @@ class BillingAccount(Node):
         return PaymentMethod.from_record(record) if record else None
 
     @strawberry.field(description="The account's bills, newest first.")
-    async def bills(self, info: Info, first: First = None, after: After = None) -> Connection[Bill]:
+    async def bills(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[Bill] | None:
         records = await billing.bills_of_account(info, self.reference)
         maximum = info.context.settings.max_page_size
         return paginate(records, first, after, maximum, Bill.from_record)
@@ -389,7 +391,7 @@ class BillingAccount(Node):
     @strawberry.field(description="Payments made on the account, newest first.")
     async def payments(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Payment]:
+    ) -> Connection[Payment] | None:
         records = await billing.payments_of_account(info, self.reference)
         maximum = info.context.settings.max_page_size
         return paginate(records, first, after, maximum, Payment.from_record)
@@ -446,7 +448,7 @@ class Bill(Node):
         )
 
     @strawberry.field(description="The charges on the bill.")
-    async def lines(self, info: Info) -> list[BillLine]:
+    async def lines(self, info: Info) -> list[BillLine] | None:
         return [BillLine.from_record(r) for r in await billing.lines_of_bill(info, self.reference)]
 
     @strawberry.field(description="The billing account the bill was issued to.")

@@ -167,45 +167,47 @@ class Customer(Node):
         return Person.from_record(record) if record else None
 
     @strawberry.field(description="The customer's billing accounts, with their balances.")
-    async def billing_accounts(self, info: Info) -> list[BillingAccount]:
+    async def billing_accounts(self, info: Info) -> list[BillingAccount] | None:
         records = await billing.billing_accounts_of(info, self.reference)
         return [BillingAccount.from_record(r) for r in records]
 
     @strawberry.field(description="Stored payment methods (tokenized; no card numbers).")
-    async def payment_methods(self, info: Info) -> list[PaymentMethod]:
+    async def payment_methods(self, info: Info) -> list[PaymentMethod] | None:
         records = await billing.payment_methods_of(info, self.reference)
         return [PaymentMethod.from_record(r) for r in records]
 
     @strawberry.field(description="Bills of all the customer's accounts, newest first.")
-    async def bills(self, info: Info, first: First = None, after: After = None) -> Connection[Bill]:
+    async def bills(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[Bill] | None:
         records = await billing.bills_of_customer(info, self.reference)
         return _page(info, records, first, after, Bill.from_record)
 
     @strawberry.field(description="Payments on all the customer's accounts, newest first.")
     async def payments(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Payment]:
+    ) -> Connection[Payment] | None:
         records = await billing.payments_of_customer(info, self.reference)
         return _page(info, records, first, after, Payment.from_record)
 
     @strawberry.field(description="Recorded usage (calls, data, messages), newest first.")
     async def usage(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Usage]:
+    ) -> Connection[Usage] | None:
         records = await billing.usage_of(info, self.reference)
         return _page(info, records, first, after, Usage.from_record)
 
     @strawberry.field(description="Products the customer has or had (TMF637).")
     async def products(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Product]:
+    ) -> Connection[Product] | None:
         records = await fulfillment.products_of(info, self.reference)
         return _page(info, records, first, after, Product.from_record)
 
     @strawberry.field(description="Services delivered to the customer (TMF638).")
     async def services(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Service]:
+    ) -> Connection[Service] | None:
         records = await inventory.services_of_customer(info, self.reference)
         return _page(info, records, first, after, Service.from_record)
 
@@ -221,7 +223,7 @@ class Customer(Node):
         ] = None,
         first: First = None,
         after: After = None,
-    ) -> Connection[TroubleTicket]:
+    ) -> Connection[TroubleTicket] | None:
         records = await assurance.trouble_tickets_of(info, self.reference)
         if open is not None:
             records = [r for r in records if assurance.ticket_is_open(r) == open]
@@ -230,14 +232,14 @@ class Customer(Node):
     @strawberry.field(description="Product orders, newest first.")
     async def product_orders(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[ProductOrder]:
+    ) -> Connection[ProductOrder] | None:
         records = await fulfillment.product_orders_of(info, self.reference)
         return _page(info, records, first, after, ProductOrder.from_record)
 
     @strawberry.field(description="Past contacts with the operator, newest first (TMF683).")
     async def interactions(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[PartyInteraction]:
+    ) -> Connection[PartyInteraction] | None:
         records = await fulfillment.interactions_of(info, self.reference)
         return _page(info, records, first, after, PartyInteraction.from_record)
 

@@ -297,7 +297,7 @@ class Product(Node):
     @strawberry.field(description="The services (TMF638) that realize the product.")
     async def services(
         self, info: Info
-    ) -> list[Annotated[Service, strawberry.lazy("graph.schema.inventory")]]:
+    ) -> list[Annotated[Service, strawberry.lazy("graph.schema.inventory")]] | None:
         records = await inventory.services_by_ids(info, self.service_references)
         return [cast("Service", build_node("Service", r)) for r in records]
 

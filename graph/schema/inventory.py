@@ -248,14 +248,14 @@ class Service(Node):
         )
 
     @strawberry.field(description="The resources the service runs on, e.g. its number and SIM.")
-    async def supporting_resources(self, info: Info) -> list[Resource]:
+    async def supporting_resources(self, info: Info) -> list[Resource] | None:
         records = await inventory.supporting_resources_of(info, self.record)
         return [Resource.from_record(r) for r in records]
 
     @strawberry.field(
         description="The service problems affecting the service, open or not, newest first."
     )
-    async def problems(self, info: Info) -> list[ServiceProblem]:
+    async def problems(self, info: Info) -> list[ServiceProblem] | None:
         records = await assurance.problems_affecting(info, self.record["id"])
         return [ServiceProblem.from_record(p) for p in records]
 
@@ -275,7 +275,7 @@ class Service(Node):
             "figure the specification suggests."
         )
     )
-    async def health(self, info: Info) -> ServiceHealth:
+    async def health(self, info: Info) -> ServiceHealth | None:
         return ServiceHealth[await inventory.service_health(info, self.record)]
 
 

@@ -26,14 +26,17 @@ from graph.auth.owners import OwnerFinder
 from graph.auth.tokens import TokenConfig, TokenVerifier
 from graph.events import EventFanout, HubRegistrar, listener_route
 from graph.observability import Metrics
+from graph.observability.logging import request_context
+from graph.observability.tracing import backend_call_hook
 from graph.operations import manifest_at
 from graph.schema import build_schema
 from graph.settings import Settings
-from graph.sources import APIS, BackendError, open_clients
+from graph.sources import APIS, BackendError, breaker_states, open_clients
 from graph.sources.credentials import open_service_credentials
 from graph.stores import open_stores
 
 from .graphiql import add_graphiql_routes, assets_dir_from_env
+from .guardrails import guardrails_middleware
 from .state import GATEWAY, Gateway
 from .view import GraphView
 
@@ -56,7 +59,10 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Probes every backend and the shared store (Redis, when configured) -- at most every
     READINESS_TTL seconds, whoever asks. Ready means the backends answer; the store's state is
-    reported beside it (``degraded``), since without Redis the gateway still serves reads."""
+    reported beside it (``degraded``), since without Redis the gateway still serves reads.
+    Probes go through the APIs' circuit breakers (an open one answers ``CircuitOpen`` without
+    a request; a half-open one takes the probe as one of its trial calls), whose states are
+    reported too (``breakers``)."""
     gateway = request.app[GATEWAY]
     now = asyncio.get_running_loop().time()
     cached = gateway.readiness
@@ -73,9 +79,7 @@ async def readyz(request: web.Request) -> web.Response:
     async def probe(api: str) -> tuple[str, str]:
         client = gateway.clients[api]
         try:
-            await asyncio.wait_for(
-                client.list_all(resources[api], {"id": "csm-readiness-probe"}, ["id"]), 2.0
-            )
+            await asyncio.wait_for(client.probe(resources[api]), 2.0)
         except (BackendError, TimeoutError) as exc:
             return api, type(exc).__name__
         return api, "ok"
@@ -95,6 +99,7 @@ async def readyz(request: web.Request) -> web.Response:
     body: dict[str, Any] = {
         "ready": ready,
         "backends": results,
+        "breakers": breaker_states(gateway.clients),
         "stores": {"backend": gateway.stores.backend, "state": stores},
         "degraded": stores != "ok",
     }
@@ -181,7 +186,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     )
     # GraphQL documents and variables are small; a larger body is refused (413) before any
     # parsing, so it cannot pin memory or the event loop.
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    # request_context: a request id per request, and the ids every log line carries.
+    # guardrails_middleware: CORS, CSRF, batches and the 413 (graph/server/guardrails.py).
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES, middlewares=[request_context, guardrails_middleware]
+    )
     app[GATEWAY] = gateway
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -215,9 +224,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
                     gateway.metrics.observe_backend,
                     credentials=credentials,
                     forward_user_token=settings.backend_auth.forward_user_token,
+                    call_hook=backend_call_hook(),  # a span per call when tracing is on
+                    policy=settings.resilience,
+                    events=gateway.metrics.observe_resilience,
                 )
             )
             gateway.attach(clients)
+            gateway.metrics.watch_breakers(lambda: breaker_states(gateway.clients))
             gateway.stores = await stack.enter_async_context(
                 open_stores(settings.redis_url, settings.redis_prefix)
             )
@@ -235,9 +248,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
     # Only graphql-transport-ws: the legacy graphql-ws protocol lets a second connection_init
     # swap the connection's principal.
     view = GraphView(
-        schema=build_schema(),
+        schema=build_schema(optimizations=settings.optimizations),
         graphql_ide="graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        allowed_origins=settings.cors_origins,  # WebSocket handshakes: the CORS allow-list
     )
     app.router.add_route("*", "/graphql", view)
     add_graphiql_routes(app, assets_dir_from_env())

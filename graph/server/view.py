@@ -31,16 +31,18 @@ from graph.auth.scope import registration_for, sources_for
 from graph.context import Context
 from graph.errors import Code
 from graph.loaders import Loaders
+from graph.observability.logging import request_correlation_id
+from graph.sources import deadline_in
 from graph.sources.identity import (
     CALLER,
     CORRELATION_ID,
     CallerIdentity,
     bound_identity,
-    correlation_id_from,
     new_correlation_id,
 )
 
 from .graphiql import GRAPHIQL_ASSETS, render_graphiql
+from .guardrails import admit
 from .state import GATEWAY
 
 __all__ = ["GraphView"]
@@ -251,7 +253,7 @@ class GraphView(GraphQLView[Context, None]):
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         gateway = request.app[GATEWAY]
-        correlation_id = correlation_id_from(request.headers)
+        correlation_id = request_correlation_id(request.headers)  # the logs' (request_context)
         authorization = request.headers.get("Authorization")
         try:
             principal = await gateway.authenticator.from_header(authorization)
@@ -261,9 +263,20 @@ class GraphView(GraphQLView[Context, None]):
             refused.headers[CORRELATION_ID] = correlation_id
             return refused
         request[_PRINCIPAL] = principal
+        # Rate limits per caller and channel (guardrails): before the body is parsed.
+        limited = await admit(request, principal)
+        if limited is not None:
+            limited.headers[CORRELATION_ID] = correlation_id
+            return limited
         identity = CallerIdentity.of(principal, correlation_id, bearer_token(authorization))
+        # An HTTP operation's backend calls end by its deadline, counted from its arrival (see
+        # graph.sources.resilience). A WebSocket outlives any deadline: its operations keep to
+        # their APIs' timeouts.
+        deadline = None
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            deadline = gateway.settings.request_deadline - (time.perf_counter() - started)
         try:
-            with bound_identity(identity):
+            with bound_identity(identity), deadline_in(deadline):
                 response = await super().__call__(request)
         finally:
             expiry = request.get(_EXPIRY)

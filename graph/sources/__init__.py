@@ -2,7 +2,7 @@
 
 :class:`Sources` bundles one :class:`ResourceSource` per TMF resource the gateway reads, each on
 its API's shared :class:`TmfClient`; :func:`open_clients` creates those clients (one
-``aiohttp.ClientSession`` per API) for the app's life.
+``aiohttp.ClientSession`` and one circuit breaker per API) for the app's life.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import aiohttp
 
 from . import assurance, billing, crm, fulfillment, inventory
 from .apis import API_BY_KEY, APIS, ApiInfo
-from .client import Observer, ResourceSource, TmfClient
+from .client import CallHook, Observer, ResourceSource, TmfClient
 from .credentials import ServiceCredentials
 from .errors import (
     BackendError,
@@ -23,6 +23,13 @@ from .errors import (
     BackendRejected,
     BackendTimeout,
     BackendUnavailable,
+)
+from .resilience import (
+    CircuitBreaker,
+    CircuitOpen,
+    ResilienceObserver,
+    ResiliencePolicy,
+    deadline_in,
 )
 
 __all__ = [
@@ -34,9 +41,13 @@ __all__ = [
     "BackendRejected",
     "BackendTimeout",
     "BackendUnavailable",
+    "CircuitOpen",
+    "ResiliencePolicy",
     "ResourceSource",
     "Sources",
     "TmfClient",
+    "breaker_states",
+    "deadline_in",
     "open_clients",
 ]
 
@@ -89,6 +100,10 @@ class Sources:
         )
 
 
+def _no_event(api: str, event: str) -> None:
+    return None
+
+
 @asynccontextmanager
 async def open_clients(
     base_urls: Mapping[str, str],
@@ -97,16 +112,25 @@ async def open_clients(
     page_size: int = 1000,
     credentials: ServiceCredentials | None = None,
     forward_user_token: bool = False,
+    policy: ResiliencePolicy | None = None,
+    events: ResilienceObserver = _no_event,
+    call_hook: CallHook | None = None,
 ) -> AsyncIterator[dict[str, TmfClient]]:
-    """One client (and one ClientSession) per API, closed when the block exits; every request
-    carries ``credentials`` (the gateway's own; none by default) and the identity headers of
-    :mod:`.identity`, with the end user's token only if ``forward_user_token``."""
+    """One client (and one ClientSession and circuit breaker) per API, closed when the block
+    exits. Each API's timeout is ``policy.timeouts``' or ``timeout_seconds``; GETs are retried
+    and breakers judge every API as ``policy`` says (the defaults of :mod:`.resilience` when
+    None); ``events`` hears of retries, timeouts and rejections. Every request carries
+    ``credentials`` (the gateway's own; none by default) and the identity headers of
+    :mod:`.identity`, with the end user's token only if ``forward_user_token``; ``call_hook``
+    is called around each request (a trace span: graph.observability.tracing)."""
+    policy = policy or ResiliencePolicy()
     sessions: list[aiohttp.ClientSession] = []
     clients: dict[str, TmfClient] = {}
     try:
         for api in APIS:
+            timeout = policy.timeout_for(api.key, timeout_seconds)
             session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+                timeout=aiohttp.ClientTimeout(total=timeout),
                 connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
             )
             sessions.append(session)
@@ -118,8 +142,18 @@ async def open_clients(
                 page_size,
                 credentials=credentials,
                 forward_user_token=forward_user_token,
+                timeout=timeout,
+                retry=policy.retry,
+                breaker=CircuitBreaker(api.key, policy.breaker),
+                events=events,
+                call_hook=call_hook,
             )
         yield clients
     finally:
         for session in sessions:
             await session.close()
+
+
+def breaker_states(clients: Mapping[str, TmfClient]) -> dict[str, str]:
+    """Each API's breaker state (``closed``, ``open``, ``half_open``), for /readyz and metrics."""
+    return {api: client.breaker_state for api, client in clients.items()}

@@ -6,7 +6,9 @@ stays short), paging that follows ``X-Total-Count`` (remaining pages fetched con
 Error bodies and network failures mapped to :mod:`.errors`, and orjson decoding. Every request
 is reported to an observer (metrics) with its API, method, outcome and duration, and carries
 the gateway's own credential (:mod:`.credentials`) and the end user's identity and correlation
-id of the operation it serves (:mod:`.identity`).
+id of the operation it serves (:mod:`.identity`). Each call keeps to its API's timeout and the
+operation's deadline, reads are retried, and the API's circuit breaker admits or refuses it
+(:mod:`.resilience`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,21 @@ import orjson
 
 from .credentials import NoCredentials, ServiceCredentials
 from .errors import (
+    BackendError,
     BackendNotFound,
     BackendRejected,
     BackendTimeout,
     BackendUnavailable,
 )
 from .identity import backend_headers, current_identity
+from .resilience import (
+    CircuitBreaker,
+    CircuitOpen,
+    Permit,
+    ResilienceObserver,
+    RetryPolicy,
+    time_left,
+)
 from .writes import note_write
 
 __all__ = ["Observer", "ResourceSource", "TmfClient"]
@@ -36,15 +47,63 @@ R = TypeVar("R", bound=Mapping[str, Any])
 
 # (api, method, status or "timeout"/"error", seconds)
 Observer = Callable[[str, str, str, float], None]
+# (api, method, URL, query parameters, headers to send) -> called with the outcome when the
+# request ends; it may add headers. Tracing's span per request (graph.observability.tracing).
+CallHook = Callable[
+    [str, str, str, Mapping[str, str] | None, dict[str, str]], Callable[[str], None]
+]
 
 MAX_URL_QUERY: Final = 6000  # characters of comma-joined values per batched request
 MAX_BATCH_VALUES: Final = 500
 MAX_PAGES: Final = 20  # pages one list may take (20,000 records at the default page size)
 PAGE_CONCURRENCY: Final = 4  # pages of one list fetched at once
+# A retry is not started with less time than this left before the deadline: it could not
+# get an answer anyway.
+MIN_ATTEMPT_SECONDS: Final = 0.05
+NO_RETRIES: Final = RetryPolicy(retries=0)
 
 
 def _ignore(api: str, method: str, status: str, seconds: float) -> None:
     return None
+
+
+def _ignore_event(api: str, event: str) -> None:
+    return None
+
+
+_MALFORMED: Final = object()
+
+
+def _decode(raw: bytes) -> Any:
+    """The answer's JSON, None for an empty answer, :data:`_MALFORMED` for anything else."""
+    try:
+        return orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        return _MALFORMED
+
+
+class _NoPermit:
+    """What a client without a breaker holds for a call."""
+
+    def succeeded(self) -> None:
+        return None
+
+    def failed(self) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
+
+_NO_PERMIT: Final = _NoPermit()
+
+
+class _Transient(Exception):
+    """An attempt failed in a way another attempt may not: 5xx, lost connection, timeout."""
+
+    def __init__(self, error: BackendError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class TmfClient:
@@ -59,7 +118,16 @@ class TmfClient:
         page_size: int = 1000,
         credentials: ServiceCredentials | None = None,
         forward_user_token: bool = False,
+        timeout: float | None = None,
+        retry: RetryPolicy = NO_RETRIES,
+        breaker: CircuitBreaker | None = None,
+        events: ResilienceObserver = _ignore_event,
+        call_hook: CallHook | None = None,
     ) -> None:
+        """``timeout``: seconds per attempt (None: the session's own); ``retry``: how GETs are
+        retried (not at all by default); ``breaker``: the API's circuit breaker (none by
+        default); ``events``: told of retries, timeouts and rejections (metrics);
+        ``call_hook``: around each HTTP request (tracing; none by default)."""
         self.api = api
         self.base_url = base_url.rstrip("/")
         self.session = session
@@ -67,6 +135,16 @@ class TmfClient:
         self.page_size = page_size
         self.credentials: ServiceCredentials = credentials or NoCredentials()
         self.forward_user_token = forward_user_token
+        self.timeout = timeout
+        self.retry = retry
+        self.breaker = breaker
+        self.events = events
+        self.call_hook = call_hook
+
+    @property
+    def breaker_state(self) -> str:
+        """``closed``, ``open`` or ``half_open``; ``closed`` without a breaker."""
+        return self.breaker.state.value if self.breaker is not None else "closed"
 
     async def _request(
         self,
@@ -75,40 +153,105 @@ class TmfClient:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        retry: bool = True,
     ) -> tuple[int, Mapping[str, str], Any]:
+        """One call: a GET is retried after transient failures (``retry``), a write never."""
+        retries = self.retry.retries if method == "GET" and retry else 0
+        attempt, last = 0, None
+        while True:
+            try:
+                return await self._attempt(method, path, params, body, content_type)
+            except CircuitOpen:
+                if last is None:
+                    raise
+                raise last from None  # the breaker opened meanwhile: the real failure counts
+            except _Transient as failed:
+                last = failed.error
+                if attempt >= retries:
+                    raise last from None
+                delay = self.retry.backoff(attempt)
+                left = time_left()
+                if left is not None and left - delay < MIN_ATTEMPT_SECONDS:
+                    raise last from None
+                attempt += 1
+                self.events(self.api, "retry")
+                await asyncio.sleep(delay)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        content_type: str,
+    ) -> tuple[int, Mapping[str, str], Any]:
+        """One HTTP request, within the API's timeout and the operation's deadline, if the
+        breaker admits it. Raises :class:`_Transient` for what a retry might cure."""
+        left = time_left()
+        if left is not None and left <= 0:
+            raise self._late(method, path)
         url = f"{self.base_url}/{path}"
         data = orjson.dumps(body) if body is not None else None
         headers = backend_headers(current_identity(), self.forward_user_token)
         headers["Accept"] = "application/json"
-        authorization = await self.credentials.authorization(self.api)
+        try:
+            async with asyncio.timeout(left):  # a token fetch may wait, not past the deadline
+                authorization = await self.credentials.authorization(self.api)
+        except TimeoutError:
+            raise self._late(method, path) from None
         if authorization is not None:
             headers["Authorization"] = authorization
         if data is not None:
             headers["Content-Type"] = content_type
+        limit, cut = self.timeout, False
+        left = time_left()
+        if left is not None:
+            if left <= 0:
+                raise self._late(method, path)
+            if limit is None or left < limit:
+                limit, cut = left, True
+        permit = self._admit()
         if method != "GET":
-            note_write()
+            note_write()  # admitted: from here on the write may land
+        finish = self.call_hook(self.api, method, url, params, headers) if self.call_hook else None
         started = time.perf_counter()
         outcome = "error"
         try:
-            async with self.session.request(
-                method, url, params=params, data=data, headers=headers
-            ) as response:
+            async with (
+                asyncio.timeout(limit),
+                self.session.request(
+                    method, url, params=params, data=data, headers=headers
+                ) as response,
+            ):
                 outcome = str(response.status)
                 raw = await response.read()
                 status, response_headers = response.status, response.headers
+            decoded = _decode(raw) if status < 500 else None
+            if status >= 500 or decoded is _MALFORMED:
+                permit.failed()
+            else:
+                permit.succeeded()
         except TimeoutError:
             outcome = "timeout"
-            raise BackendTimeout(self.api, f"{method} {path} timed out") from None
+            self.events(self.api, "timeout")
+            if cut:  # the deadline's doing, not the backend's: no verdict, no retry
+                permit.release()
+                raise BackendTimeout(self.api, f"{method} {path} timed out") from None
+            permit.failed()
+            raise _Transient(BackendTimeout(self.api, f"{method} {path} timed out")) from None
         except aiohttp.ClientError as exc:
-            raise BackendUnavailable(self.api, f"{method} {path}: {type(exc).__name__}") from None
+            permit.failed()
+            detail = f"{method} {path}: {type(exc).__name__}"
+            raise _Transient(BackendUnavailable(self.api, detail)) from None
         finally:
+            permit.release()  # cancelled: no verdict (a no-op once reported)
             self.observer(self.api, method, outcome, time.perf_counter() - started)
-        try:
-            decoded = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            raise BackendUnavailable(self.api, f"{method} {path}: answer is not JSON") from None
+            if finish is not None:
+                finish(outcome)
         if status >= 500:
-            raise BackendUnavailable(self.api, f"{method} {path}: HTTP {status}")
+            raise _Transient(BackendUnavailable(self.api, f"{method} {path}: HTTP {status}"))
+        if decoded is _MALFORMED:
+            raise BackendUnavailable(self.api, f"{method} {path}: answer is not JSON")
         if status >= 400:
             error = decoded if isinstance(decoded, dict) else {}
             kind = BackendNotFound if status == 404 else BackendRejected
@@ -116,6 +259,20 @@ class TmfClient:
                 self.api, status, str(error.get("reason", "")), str(error.get("message", ""))
             )
         return status, response_headers, decoded
+
+    def _late(self, method: str, path: str) -> BackendTimeout:
+        """The error of a call that finds the operation's deadline passed (no request sent)."""
+        self.events(self.api, "timeout")
+        return BackendTimeout(self.api, f"{method} {path}: the operation's deadline passed")
+
+    def _admit(self) -> Permit | _NoPermit:
+        if self.breaker is None:
+            return _NO_PERMIT
+        try:
+            return self.breaker.admit()
+        except CircuitOpen:
+            self.events(self.api, "rejection")
+            raise
 
     async def get(
         self, resource: str, record_id: str, fields: Iterable[str] | None = None
@@ -176,6 +333,12 @@ class TmfClient:
         except ValueError:
             total = len(body) + offset
         return cast(list[Record], body), total
+
+    async def probe(self, resource: str) -> None:
+        """One cheap read of ``resource`` through the breaker and never retried (readiness):
+        a filter on an id nobody has, which any TMF server answers with an empty list."""
+        params = {"id": "csm-readiness-probe", "fields": "id", "offset": "0", "limit": "1"}
+        await self._request("GET", resource, params, retry=False)
 
     async def batch(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -26,6 +26,14 @@ from .idempotency import (
     StoreUnavailable,
 )
 from .pubsub import GAP, Broadcast, MemoryBroadcast, RedisBroadcast
+from .ratelimit import (
+    FallbackRateLimiter,
+    Limit,
+    MemoryRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    Verdict,
+)
 from .redis import open_redis
 
 __all__ = [
@@ -34,15 +42,21 @@ __all__ = [
     "Busy",
     "Claim",
     "Conflict",
+    "FallbackRateLimiter",
     "IdempotencyStore",
+    "Limit",
     "MemoryBroadcast",
     "MemoryIdempotency",
+    "MemoryRateLimiter",
+    "RateLimiter",
     "RedisBroadcast",
     "RedisIdempotency",
+    "RedisRateLimiter",
     "Replay",
     "Run",
     "StoreUnavailable",
     "Stores",
+    "Verdict",
     "open_stores",
 ]
 
@@ -53,6 +67,8 @@ class Stores:
     broadcast: MemoryBroadcast | RedisBroadcast  # backend events, to every replica
     backend: str  # "redis" or "memory", for /readyz and the logs
     redis: aioredis.Redis | None = None
+    # Rate limits: shared in Redis, this process's own while Redis does not answer.
+    rate_limits: RateLimiter = field(default_factory=MemoryRateLimiter)
 
     @classmethod
     def in_memory(cls) -> Stores:
@@ -89,6 +105,7 @@ async def open_stores(redis_url: str | None, prefix: str = "csm:") -> AsyncItera
             broadcast=RedisBroadcast(client, prefix),
             backend="redis",
             redis=client,
+            rate_limits=FallbackRateLimiter(RedisRateLimiter(client, prefix)),
         )
         try:
             yield stores
