@@ -2,10 +2,15 @@
 
 One schema extension, three moments of an operation:
 
-- **operation start**: a request that sends no document but a manifest id
-  (``extensions: {"persistedQuery": {"sha256Hash": …}}``) gets the manifest's document; an
-  unknown id is refused with ``PERSISTED_QUERY_NOT_FOUND``. When a document is sent, its own
-  text decides, whatever id comes with it.
+- **operation start**: persisted queries (``extensions: {"persistedQuery": {"sha256Hash":
+  …}}``, Apollo's APQ protocol, over POST and GET). A request with the id only gets the
+  manifest's document, else -- except on trusted-only channels (kiosk, IVR), which run the
+  manifest's documents only -- the one registered in the APQ store
+  (:mod:`graph.stores.documents`); an unknown id (or the store not answering) is refused
+  with ``PERSISTED_QUERY_NOT_FOUND``, and the client resends the document. A request with a
+  document and an id is refused (``BAD_USER_INPUT``) unless the id is the document's sha256;
+  the document is then judged like any other (its own text decides what is trusted) and,
+  once it has passed every check and run (**execution end**), registered.
 - **validation**: the checks that need no document -- the role on its channel, trusted
   operations on kiosk and IVR -- and, once the document has validated, the checks on what it
   asks. A refusal here *replaces* validation's answer, so a kiosk that sends its own
@@ -22,8 +27,9 @@ A refusal never reaches a resolver, so it costs no backend request. Its error ca
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from graphql import ExecutionResult, GraphQLError
@@ -38,14 +44,18 @@ from graph.auth.policy import (
     policy_for,
 )
 from graph.errors import Code, GraphError
-from graph.operations import Manifest, manifest_at
+from graph.operations import Manifest, document_id, manifest_at
+from graph.stores.idempotency import StoreUnavailable
 
 if TYPE_CHECKING:
     from graph.context import Context
 
 __all__ = ["ChannelPolicyExtension", "persisted_query_id"]
 
+log = logging.getLogger(__name__)
+
 _NAME: Final = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,127}$")
+_SHA256: Final = re.compile(r"^[0-9a-f]{64}$")
 
 
 def persisted_query_id(operation_extensions: Any) -> str | None:
@@ -70,6 +80,14 @@ def _error(refusal: Refusal) -> GraphQLError:
     )
 
 
+def _ran(result: Any) -> bool:
+    """Whether execution ran the client's document: data, or only errors with a path (a
+    refusal -- guardrail, policy -- has neither)."""
+    if result is None or not hasattr(result, "data"):
+        return False
+    return result.data is not None or all(e.path for e in result.errors or ())
+
+
 _SUGGESTION: Final = re.compile(r" Did you mean .*\?$")
 
 
@@ -80,28 +98,53 @@ class ChannelPolicyExtension(SchemaExtension):
         super().__init__()
         self._refusals: list[GraphQLError] | None = None  # decided: [] means allowed
         self._admission: list[GraphQLError] | None = None
+        self._register: str | None = None  # an APQ id to keep the document under, once run
 
-    def on_operation(self) -> Iterator[None]:
+    async def on_operation(self) -> AsyncIterator[None]:
         ec = self.execution_context
         sha = persisted_query_id(ec.operation_extensions)
-        if not ec.query and ec.graphql_document is None and sha is not None:
-            operation = self._manifest().get(sha)
-            if operation is not None:
-                ec.query = operation.document
+        if sha is not None and not ec.query and ec.graphql_document is None:
+            document = await self._persisted(sha)
+            if document is not None:
+                ec.query = document
             else:
-                # Something that parses and names the requested operation, so the request
-                # reaches validation, where the refusal replaces it.
-                name = ec.operation_name
-                name = name if name and _NAME.match(name) else "Unknown"
-                ec.query = f"query {name} {{ __typename }}"
-                refusal = Refusal(
-                    "No trusted operation has this id; send the document itself.",
+                self._refuse_instead(
+                    "No operation is known by this id; send the document itself.",
                     Code.PERSISTED_QUERY_NOT_FOUND,
-                    {"sha256Hash": sha[:64]},
+                    sha,
                 )
-                self._admission = self._refusals = [_error(refusal)]
+        elif sha is not None and isinstance(ec.query, str):
+            if document_id(ec.query) != sha:
+                self._refuse_instead("provided sha does not match query", Code.BAD_USER_INPUT, sha)
+            elif sha not in self._manifest():
+                self._register = sha
         yield
         self._hide_suggestions()
+
+    async def _persisted(self, sha: str) -> str | None:
+        """The document named by ``sha``: the manifest's, else (not on trusted-only channels)
+        the APQ store's. None when unknown, or when the store does not answer."""
+        operation = self._manifest().get(sha)
+        if operation is not None:
+            return operation.document
+        policy = policy_for(self._context().principal)
+        if policy is None or policy.trusted_only or not _SHA256.match(sha):
+            return None
+        try:
+            return await self._context().stores.documents.get(sha)
+        except StoreUnavailable:
+            return None  # a cache: the client sends the document instead
+
+    def _refuse_instead(self, message: str, code: Code, sha: str) -> None:
+        """Refuse the request at validation, with a stand-in document that parses and names
+        the requested operation (nothing of the client's text is parsed)."""
+        ec = self.execution_context
+        name = ec.operation_name
+        name = name if name and _NAME.match(name) else "Unknown"
+        ec.query = f"query {name} {{ __typename }}"
+        ec.graphql_document = None
+        refusal = Refusal(message, code, {"sha256Hash": sha[:64]})
+        self._admission = self._refusals = [_error(refusal)]
 
     def _hide_suggestions(self) -> None:
         """Validation's "Did you mean …?" names fields and types: where introspection is off
@@ -131,11 +174,26 @@ class ChannelPolicyExtension(SchemaExtension):
                 ec.pre_execution_errors = refusals
         yield
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
+        ec = self.execution_context
         refusals = self._decide()
         if refusals:
-            self.execution_context.result = ExecutionResult(data=None, errors=refusals)
+            ec.result = ExecutionResult(data=None, errors=refusals)
         yield
+        if self._register is not None and not refusals and _ran(ec.result):
+            await self._keep(self._register)
+
+    async def _keep(self, sha: str) -> None:
+        """Register the document that just ran under its id (APQ). Every guardrail has passed
+        by now: a refused document never gets here."""
+        query = self.execution_context.query
+        if not isinstance(query, str):
+            return
+        try:
+            if not await self._context().stores.documents.put(sha, query):
+                log.debug("persisted queries: %s not kept (too large)", sha)
+        except StoreUnavailable:
+            pass  # logged by the store; the client keeps sending the document
 
     def _context(self) -> Context:
         context: Context = self.execution_context.context

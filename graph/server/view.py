@@ -63,11 +63,17 @@ def _wants_graphql_response(request: web.Request) -> bool:
 
 
 def _is_request_error(result: ExecutionResult) -> bool:
-    """Parse, validation and variable errors: no data, and no error has a path."""
+    """Parse, validation and variable errors: no data, and no error has a path. Not a
+    persisted query's unknown id: Apollo clients expect that with a 200, and resend the
+    document (see graph.server.policy_extension)."""
     return (
         result.data is None
         and bool(result.errors)
         and all(e.path is None for e in result.errors or ())
+        and not any(
+            (e.extensions or {}).get("code") == Code.PERSISTED_QUERY_NOT_FOUND
+            for e in result.errors or ()
+        )
     )
 
 

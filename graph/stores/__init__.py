@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .documents import DocumentStore, MemoryDocuments, RedisDocuments
 from .idempotency import (
     Busy,
     Claim,
@@ -42,14 +43,17 @@ __all__ = [
     "Busy",
     "Claim",
     "Conflict",
+    "DocumentStore",
     "FallbackRateLimiter",
     "IdempotencyStore",
     "Limit",
     "MemoryBroadcast",
+    "MemoryDocuments",
     "MemoryIdempotency",
     "MemoryRateLimiter",
     "RateLimiter",
     "RedisBroadcast",
+    "RedisDocuments",
     "RedisIdempotency",
     "RedisRateLimiter",
     "Replay",
@@ -69,6 +73,8 @@ class Stores:
     redis: aioredis.Redis | None = None
     # Rate limits: shared in Redis, this process's own while Redis does not answer.
     rate_limits: RateLimiter = field(default_factory=MemoryRateLimiter)
+    # Automatic persisted queries (graph.stores.documents): a cache, so Redis down = not found.
+    documents: DocumentStore = field(default_factory=MemoryDocuments)
 
     @classmethod
     def in_memory(cls) -> Stores:
@@ -106,6 +112,7 @@ async def open_stores(redis_url: str | None, prefix: str = "csm:") -> AsyncItera
             backend="redis",
             redis=client,
             rate_limits=FallbackRateLimiter(RedisRateLimiter(client, prefix)),
+            documents=RedisDocuments(client, prefix),
         )
         try:
             yield stores
