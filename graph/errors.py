@@ -85,11 +85,13 @@ def classify(error: GraphQLError) -> tuple[Code, str]:
 def coded(error: GraphQLError, *, keep_original: bool = False) -> GraphQLError:
     """``error`` with its code and client-safe message; internal and backend failures are
     logged under the operation's correlation id. ``keep_original``: the cause stays attached
-    (never sent), so that coding the error again gives the same answer."""
+    (never sent), so that coding the error again gives the same answer -- and is not logged
+    again (a subscription's error is coded as it is streamed, then with the operation)."""
     code, message = classify(error)
     extensions = dict(error.extensions or {})
+    logged = "correlationId" in extensions  # coded (and logged) before
     extensions["code"] = code.value
-    if code is Code.INTERNAL or code.value.startswith("BACKEND_"):
+    if (code is Code.INTERNAL or code.value.startswith("BACKEND_")) and not logged:
         # The operation's correlation id, as backends and the response header carry it.
         identity = current_identity()
         correlation = identity.correlation_id if identity else uuid.uuid4().hex

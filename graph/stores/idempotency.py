@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 LEASE_SECONDS: Final = 60.0  # longer than any action's backend calls take (timeouts included)
+SWEEP_SECONDS: Final = 1.0  # memory store: expired keys are dropped at most this often
 KEEP_SECONDS: Final = 24 * 3600.0
 WAIT_SECONDS: Final = 15.0
 
@@ -109,6 +110,7 @@ class MemoryIdempotency:
         self.keep_seconds = keep_seconds
         # key -> (fingerprint, token or None when done, outcome, expires at, finished event)
         self._entries: dict[str, _Entry] = {}
+        self._next_sweep = 0.0
 
     async def claim(
         self, key: str, fingerprint: str, wait: float = WAIT_SECONDS, lease: float | None = None
@@ -118,6 +120,10 @@ class MemoryIdempotency:
             now = time.monotonic()
             self._expire(now)
             entry = self._entries.get(key)
+            if entry is not None and entry.expires <= now:  # not swept yet
+                del self._entries[key]
+                entry.changed.set()
+                entry = None
             if entry is None:
                 token = secrets.token_hex(16)
                 expires = now + (lease or self.lease_seconds)
@@ -136,7 +142,9 @@ class MemoryIdempotency:
                 await asyncio.wait_for(entry.changed.wait(), min(left, entry.expires - now))
 
     async def finish(self, key: str, token: str, outcome: dict[str, Any]) -> None:
-        encoded = orjson.dumps(outcome)  # kept as Redis keeps it: JSON, not the caller's dict
+        # Kept as Redis keeps it: JSON, not the caller's dict -- as text: the bytes orjson
+        # returns keep a 4 KiB buffer each, and outcomes are kept for a day.
+        encoded = orjson.dumps(outcome).decode()
         entry = self._entries.get(key)
         if entry is None or entry.token != token:
             return  # the lease expired and someone else holds the key now
@@ -159,6 +167,10 @@ class MemoryIdempotency:
             entry.changed.set()
 
     def _expire(self, now: float) -> None:
+        """Drop expired keys -- a pass over all of them, so at most every SWEEP_SECONDS."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_SECONDS
         for key in [k for k, e in self._entries.items() if e.expires <= now]:
             self._entries.pop(key).changed.set()
 
@@ -167,7 +179,7 @@ class _Entry:
     __slots__ = ("changed", "expires", "fingerprint", "outcome", "token", "unsettled")
 
     def __init__(
-        self, fingerprint: str, token: str | None, outcome: bytes | None, expires: float
+        self, fingerprint: str, token: str | None, outcome: str | None, expires: float
     ) -> None:
         self.fingerprint = fingerprint
         self.token = token
