@@ -18,6 +18,7 @@ from .stores import Stores
 
 if TYPE_CHECKING:  # graph.actions imports this module
     from .actions.directory import PeopleDirectory
+    from .events import LiveFeed
 
 __all__ = ["Context", "Info"]
 
@@ -34,6 +35,7 @@ class Context:
     audit: AuditWriter  # TMF683 records of agents' access and of every action
     registration: Registration | None = None  # anonymous callers and agents only
     people: PeopleDirectory | None = None  # who holds an e-mail address (ids only)
+    live: LiveFeed | None = None  # backend events, for subscriptions (None: not running)
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
 
 

@@ -10,6 +10,7 @@ keeps the callback registered with each backend's hub.
 from __future__ import annotations
 
 from .fanout import EventFanout, EventsMissed, Subscriber
+from .feed import LiveFeed
 from .listener import listener_route
 from .model import LISTENED, TOPICS, ChangeEvent, InvalidEvent, parse_event
 from .registrar import HubRegistrar
@@ -22,6 +23,7 @@ __all__ = [
     "EventsMissed",
     "HubRegistrar",
     "InvalidEvent",
+    "LiveFeed",
     "Subscriber",
     "listener_route",
     "parse_event",

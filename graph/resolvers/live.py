@@ -120,14 +120,6 @@ class Watcher:
                 raise GraphError(EVENTS_MISSED, Code.BACKEND_UNAVAILABLE) from exc
 
 
-def _gateway_parts(info: Info) -> tuple[Sources, EventFanout | None]:
-    # graph.server imports the schema, which imports this module: imported at call time.
-    from graph.server.state import GATEWAY
-
-    gateway = info.context.request.app[GATEWAY]
-    return gateway.sources, gateway.events
-
-
 async def watcher_for(info: Info, customer: str | None) -> Watcher:
     """The subscriber of this request: a customer for themselves (``customer`` left out, or
     their own), an agent for the customer named (required, and must exist)."""
@@ -137,9 +129,10 @@ async def watcher_for(info: Info, customer: str | None) -> Watcher:
         named = customer_reference(customer, "customer") if customer else None
     except ActionRefused as exc:
         raise GraphError(str(exc), Code.BAD_USER_INPUT) from None
-    raw, fanout = _gateway_parts(info)
-    if fanout is None:
+    live = context.live
+    if live is None:
         raise GraphError("Live updates are not running.", Code.BACKEND_UNAVAILABLE)
+    raw, fanout = live.sources, live.fanout
     if principal.role is Role.CUSTOMER and principal.customer_id:
         if named is not None and named != principal.customer_id:
             raise GraphError("You can follow only your own account.", Code.NOT_FOUND)

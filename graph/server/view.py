@@ -30,6 +30,7 @@ from graph.auth.authenticator import InvalidToken, bearer_token, token_from_para
 from graph.auth.scope import registration_for, sources_for
 from graph.context import Context
 from graph.errors import Code
+from graph.events import LiveFeed
 from graph.loaders import Loaders
 from graph.observability.logging import request_correlation_id
 from graph.sources import deadline_in
@@ -123,6 +124,8 @@ def scope_context(context: Context, principal: Principal) -> None:
     context.sources = sources
     context.registration = registration_for(principal, raw, sources)
     context.people = PeopleDirectory(raw.individual)  # ids only, for e-mail uniqueness
+    events = context.request.app[GATEWAY].events
+    context.live = LiveFeed(events, raw) if events is not None else None
     context.loaders = Loaders()
     if scope is not None:
         scope.bind(context.loaders)
