@@ -130,16 +130,37 @@ def pinned(cmd: list[str], core: int | None) -> list[str]:
     return ["taskset", "-c", str(core), *cmd] if core is not None else cmd
 
 
+def family(pid: int) -> list[int]:
+    """``pid`` and its descendants (a ``serve --workers N`` parent and its workers)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(child) for child in task.read_text().split()]
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    """CPU time of ``pid`` and its descendants, user + system."""
+    total = 0
+    for member in family(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / TICKS
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of ``pid`` and its descendants."""
+    total = 0
+    for member in family(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024 if total else float("nan")
 
 
 def http(
@@ -587,6 +608,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="backend latencies in ms (default: 0 10)",
     )  # fmt: skip
     parser.add_argument("--customers", type=int, default=1000, help="sandbox customers")
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="gateway processes (csm-graph serve --workers N; CPU and RSS summed over them)",
+    )  # fmt: skip
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--pay-customers", type=int, default=8, help="customers paying bills")
@@ -642,6 +667,8 @@ def services(
         started.append(sandbox)
         sandbox.wait_ready("/admin/stats")
         gateways: dict[str, Service] = {}
+        workers = getattr(args, "workers", 1)
+        serve = [exe, "serve", "--host", "127.0.0.1"]
         for mode in args.modes:
             gport = free_port()
             env = base | {
@@ -657,9 +684,9 @@ def services(
             }
             gateway = start(
                 f"gateway-{mode}",
-                [exe, "serve", "--host", "127.0.0.1", "--port", str(gport)],
+                [*serve, "--port", str(gport), "--workers", str(workers)],
                 env,
-                core[1] if core else None,
+                core[1] if core and workers == 1 else None,  # N workers: every core
                 workdir,
                 f"http://127.0.0.1:{gport}",
             )

@@ -43,6 +43,10 @@ def _serve_one(host: str, port: int, sock: socket.socket | None = None) -> None:
             local = f"[{local}]"  # an IPv6 address in a URL
         settings = dataclasses.replace(settings, public_url=f"http://{local}:{port}")
     app = create_app(settings)
+    if settings.optimizations:
+        from .server.collector import tune_collector
+
+        tune_collector()
     if sock is not None:
         web.run_app(app, sock=sock, access_log=None, print=None)
     else:

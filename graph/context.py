@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -37,6 +37,8 @@ class Context:
     people: PeopleDirectory | None = None  # who holds an e-mail address (ids only)
     live: LiveFeed | None = None  # backend events, for subscriptions (None: not running)
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
+    # Fields answered with stale cached data (graph.schema.stale): extensions.stale.
+    stale: list[dict[str, Any]] = field(default_factory=list)
 
 
 Info = strawberry.Info[Context, None]

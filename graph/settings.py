@@ -40,6 +40,10 @@
 | ``CSM_HUB_RENEW_SECONDS`` | how often hub subscriptions are renewed | 60 |
 | ``CSM_EVENT_QUEUE_SIZE`` | events a subscription may fall behind before it is ended | 100 |
 | ``CSM_OPTIMIZATIONS`` | the speed work (0: the stock strawberry path, for comparison) | on |
+| ``CSM_ENTITY_CACHE`` | cache backend lookups by id and reference (docs/caching.md) | off |
+| ``CSM_CACHE_TTLS`` | ``resource=seconds,…`` (``*=`` for all): the entity cache's TTLs | see docs |
+| ``CSM_CACHE_STALE_SECONDS`` | seconds past its TTL an entry may stand in for a down API | 900 |
+| ``CSM_RESPONSE_CACHE_TTL`` | seconds public catalogue answers are reused (0: off) | 60 |
 | ``CSM_LOG_FORMAT`` | ``json``, ``text`` or ``auto`` (text on a terminal, else JSON) | auto |
 | ``CSM_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` or ``CRITICAL`` | INFO |
 | ``CSM_OTEL`` | OpenTelemetry tracing, 1 or 0 (needs the ``otel`` extra) | with an OTLP endpoint |
@@ -66,6 +70,7 @@ from .auth.devidp import dev_key_path
 from .auth.principal import CHANNELS
 from .observability.logging import LogConfigError, log_format_from, log_level_from
 from .sources.apis import APIS
+from .sources.cached import DEFAULT_STALE_SECONDS, DEFAULT_TTLS, CachePolicy
 from .sources.credentials import BackendAuthConfig, CredentialsConfigError, backend_auth_from_env
 from .sources.resilience import ResilienceConfigError, ResiliencePolicy, resilience_from_env
 
@@ -119,6 +124,19 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _seconds_or_off(env: Mapping[str, str], name: str, default: float) -> float:
+    """A number of seconds where 0 turns the feature off."""
+    try:
+        if float(env.get(name) or "nan") == 0:
+            return 0.0
+    except ValueError:
+        pass  # reported by _number
+    value = _number(env, name, default)
+    if not value < float("inf"):  # nor NaN
+        raise SettingsError(f"{name} must be a finite number")
+    return value
+
+
 def _pairs(raw: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for item in filter(None, (p.strip() for p in raw.split(","))):
@@ -127,6 +145,33 @@ def _pairs(raw: str) -> dict[str, str]:
             raise SettingsError(f"expected client=channel, not {item!r}")
         pairs[key.strip()] = value.strip()
     return pairs
+
+
+def _entity_cache(env: Mapping[str, str]) -> CachePolicy | None:
+    """``CSM_ENTITY_CACHE`` on: the TTLs of :data:`DEFAULT_TTLS` overridden by
+    ``CSM_CACHE_TTLS`` (``resource=seconds,...``; ``*=seconds``: every resource not named),
+    and ``CSM_CACHE_STALE_SECONDS`` of stale-if-error (0: never serve stale data)."""
+    if not _flag(env.get("CSM_ENTITY_CACHE"), False):
+        return None
+    named: dict[str, float] = {}
+    for item in filter(None, (p.strip() for p in env.get("CSM_CACHE_TTLS", "").split(","))):
+        name, sep, raw = (part.strip() for part in item.partition("="))
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = -1.0
+        if not sep or not name or not seconds >= 0:
+            raise SettingsError(f"CSM_CACHE_TTLS: expected resource=seconds, not {item!r}")
+        if name != "*" and name not in DEFAULT_TTLS:
+            known = ", ".join(sorted(DEFAULT_TTLS))
+            raise SettingsError(f"CSM_CACHE_TTLS: unknown resource {name!r} (known: {known})")
+        named[name] = seconds
+    every = named.pop("*", None)
+    ttls = {r: (ttl if every is None else every) for r, ttl in DEFAULT_TTLS.items()} | named
+    stale = _number(env, "CSM_CACHE_STALE_SECONDS", DEFAULT_STALE_SECONDS)
+    if stale < 0:
+        raise SettingsError("CSM_CACHE_STALE_SECONDS must be 0 or more")
+    return CachePolicy(ttls=ttls, stale_seconds=stale)
 
 
 _RATE_KEYS = frozenset(CHANNELS | {"anonymous"})
@@ -238,6 +283,10 @@ class Settings:
     backend_auth: BackendAuthConfig = field(default_factory=BackendAuthConfig)
     request_deadline: float = 8.0  # seconds; HTTP operations (graph.sources.resilience)
     resilience: ResiliencePolicy = field(default_factory=ResiliencePolicy)
+    # The response cache (graph/server/response_cache.py): seconds; 0 = off.
+    response_cache_ttl: float = 60.0
+    # The entity cache (graph/sources/cached.py): None = off (CSM_ENTITY_CACHE).
+    entity_cache: CachePolicy | None = None
 
     @property
     def embedded(self) -> bool:
@@ -318,4 +367,6 @@ class Settings:
             cors_origins=_origins(env.get("CSM_CORS_ORIGINS", "")),
             request_deadline=_number(env, "CSM_REQUEST_DEADLINE", 8.0),
             resilience=resilience,
+            response_cache_ttl=_seconds_or_off(env, "CSM_RESPONSE_CACHE_TTL", 60.0),
+            entity_cache=_entity_cache(env),
         )

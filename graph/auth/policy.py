@@ -181,6 +181,8 @@ ANONYMOUS_POLICY: Final = ChannelPolicy(
 )
 
 # Root fields open to callers without a token: the catalogue, a price preview, and signing up.
+# Of these, those whose answer is the same for every caller are also cached whole
+# (graph/server/response_cache.py, CACHEABLE_ROOTS) -- a price preview is not.
 PUBLIC_FIELDS: Final = frozenset(
     {"Query.productOfferings", "Query.quoteProductOrder", "Mutation.registerCustomer"}
 )

@@ -26,8 +26,10 @@ the query makes anyway, so scoping adds no backend request to a typical query.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -54,6 +56,18 @@ BY_RELATED_PARTY: Final = frozenset({
 })  # fmt: skip
 
 
+Rule = Callable[[Mapping[str, Any]], bool]
+# Resources whose ownership rule looks records up (the customer's accounts, services, person).
+LOOKED_UP: Final = frozenset(
+    {"individual", "appliedCustomerBillingRate", "payment", "serviceProblem"}
+)
+
+
+def _retrieved(lookup: asyncio.Future[Rule]) -> None:
+    if not lookup.cancelled():
+        lookup.exception()
+
+
 class Scope:
     """The read scope of one customer principal's request."""
 
@@ -61,24 +75,38 @@ class Scope:
         self.customer_id = customer_id
         self.raw = raw
         self.sources: Sources = scoped_sources(raw, self)
-        self._loaders: Loaders | None = None
+        self._loaders: weakref.ref[Loaders] | None = None
 
     def bind(self, loaders: Loaders) -> None:
-        """Ownership lookups go through the request's loaders, shared with the query."""
-        self._loaders = loaders
+        """Ownership lookups go through the request's loaders, shared with the query. Held
+        weakly: the loaders hold this scope (through its sources), and a cycle would keep
+        every record the request loaded alive until the garbage collector ran."""
+        self._loaders = weakref.ref(loaders)
 
     def backend_filter(self, resource: str) -> dict[str, str] | None:
         if resource in BY_RELATED_PARTY:
             return {"relatedParty.id": self.customer_id}
         return None
 
-    async def admit(self, resource: str, records: Sequence[R]) -> list[R]:
+    def prepare(self, resource: str) -> asyncio.Future[Rule] | None:
+        """Start the ownership lookup a read of ``resource`` will need (the customer's accounts,
+        services or person), so that it runs alongside the read instead of after it: one
+        backend round less on the critical path."""
+        if resource not in LOOKED_UP:
+            return None
+        lookup = asyncio.ensure_future(self._rules()[resource]())
+        lookup.add_done_callback(_retrieved)  # a failure surfaces where it is awaited, if it is
+        return lookup
+
+    async def admit(
+        self, resource: str, records: Sequence[R], prepared: asyncio.Future[Rule] | None = None
+    ) -> list[R]:
         if not records or resource in PUBLIC:
             return list(records)
         rule = self._rules().get(resource)
         if rule is None:
             return []  # a resource without an ownership rule is never shown to a customer
-        allowed = await rule()
+        allowed = await (prepared if prepared is not None else rule())
         return [r for r in records if allowed(r)]
 
     async def check_write(self, resource: str, body: Mapping[str, Any]) -> None:
@@ -137,9 +165,10 @@ class Scope:
         return lambda r: bool(ids_at(r, "affectedService.id") & mine)
 
     def _require_loaders(self) -> Loaders:
-        if self._loaders is None:
+        loaders = self._loaders() if self._loaders is not None else None
+        if loaders is None:
             raise RuntimeError("scope used before its request's loaders were bound")
-        return self._loaders
+        return loaders
 
 
 class ScopedSource(ResourceSource[R]):
@@ -166,8 +195,9 @@ class ScopedSource(ResourceSource[R]):
         fields: Iterable[str] | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> list[R]:
+        prepared = self.scope.prepare(self.resource)
         records = await self.inner.by_ids(ids, _with_keys(fields), self._extra(extra))
-        return await self.scope.admit(self.resource, records)
+        return await self.scope.admit(self.resource, records, prepared)
 
     async def by_ref(
         self,
@@ -176,8 +206,9 @@ class ScopedSource(ResourceSource[R]):
         fields: Iterable[str] | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> list[R]:
+        prepared = self.scope.prepare(self.resource)
         records = await self.inner.by_ref(path, values, _with_keys(fields), self._extra(extra))
-        return await self.scope.admit(self.resource, records)
+        return await self.scope.admit(self.resource, records, prepared)
 
     async def search(
         self, params: Mapping[str, str], fields: Iterable[str] | None = None

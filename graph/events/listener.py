@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import orjson
@@ -23,7 +23,7 @@ from aiohttp import web
 
 from graph.stores import Broadcast, StoreUnavailable
 
-from .model import InvalidEvent, parse_event
+from .model import ChangeEvent, InvalidEvent, parse_event
 
 __all__ = ["MAX_EVENT_BYTES", "listener_route"]
 
@@ -38,9 +38,11 @@ def listener_route(
     secret: str,
     broadcast: Callable[[], Broadcast],
     counts: dict[str, int],
+    on_change: Callable[[ChangeEvent], Awaitable[None]] | None = None,
 ) -> None:
     """Add the listener route to ``app``, publishing to ``broadcast()`` (the app's, once
-    started); ``counts`` tallies accepted, duplicate, refused and forged notifications."""
+    started); ``counts`` tallies accepted, duplicate, refused and forged notifications;
+    ``on_change`` hears of each valid event before it is published (cache invalidation)."""
     expected = secret.encode()
 
     async def notify(request: web.Request) -> web.Response:
@@ -59,6 +61,8 @@ def listener_route(
             return _refused(counts, 400, "the body is not JSON")
         except InvalidEvent as exc:
             return _refused(counts, 400, str(exc))
+        if on_change is not None:
+            await on_change(event)
         try:
             first = await broadcast().publish_once(event.event_id, event.to_json())
         except StoreUnavailable as exc:

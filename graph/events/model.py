@@ -18,7 +18,7 @@ import orjson
 
 from graph.ids import BACKEND_ID
 
-__all__ = ["LISTENED", "TOPICS", "ChangeEvent", "InvalidEvent", "parse_event"]
+__all__ = ["CACHE_TOPICS", "LISTENED", "TOPICS", "ChangeEvent", "InvalidEvent", "parse_event"]
 
 # API -> (resource, the events of it the gateway listens to).
 TOPICS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
@@ -59,9 +59,34 @@ TOPICS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
         ),
     ),
 }
+
+
+def _every(resource: str, state: str = "State") -> tuple[str, ...]:
+    kinds = ("Create", "AttributeValueChange", f"{state}Change", "Delete")
+    return tuple(f"{resource}{kind}Event" for kind in kinds)
+
+
+# API -> (resource, events) the gateway listens to only to keep its entity cache coherent
+# (graph/sources/cached.py): changes no subscription shows, made outside the gateway.
+CACHE_TOPICS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
+    "TMF629": ("customer", _every("customer")),
+    "TMF632": ("individual", _every("individual")),
+    "TMF666": (
+        "billingAccount",
+        ("billingAccountAttributeValueChangeEvent", "billingAccountStateChangeEvent"),
+    ),
+    "TMF670": ("paymentMethod", _every("paymentMethod", "Status")),
+    "TMF635": ("usage", _every("usage")),
+    "TMF637": ("product", _every("product")),
+    "TMF639": ("resource", _every("resource")),
+}
+
 # Listener event name -> resource.
 LISTENED: Final[Mapping[str, str]] = {
-    name: resource for resource, names in TOPICS.values() for name in names
+    name: resource
+    for topics in (TOPICS, CACHE_TOPICS)
+    for resource, names in topics.values()
+    for name in names
 }
 _EVENT_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 

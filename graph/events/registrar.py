@@ -31,9 +31,16 @@ STOP_SECONDS: Final = 3.0
 
 class HubRegistrar:
     def __init__(
-        self, clients: Mapping[str, TmfClient], callback: str, renew_seconds: float = 60.0
+        self,
+        clients: Mapping[str, TmfClient],
+        callback: str,
+        renew_seconds: float = 60.0,
+        topics: Mapping[str, tuple[str, tuple[str, ...]]] = TOPICS,
     ) -> None:
+        """``topics``: API -> (resource, event names) to subscribe to (:data:`TOPICS`; the
+        entity cache adds :data:`~graph.events.model.CACHE_TOPICS`)."""
         self.clients = clients
+        self.topics = topics
         self.callback = callback
         self.renew_seconds = renew_seconds
         self.registered: dict[str, str] = {}  # API -> the current subscription's id
@@ -46,11 +53,11 @@ class HubRegistrar:
 
     async def renew(self) -> None:
         """Subscribe anew to every API, then drop the previous subscriptions."""
-        await asyncio.gather(*(self._renew(api) for api in TOPICS if api in self.clients))
+        await asyncio.gather(*(self._renew(api) for api in self.topics if api in self.clients))
 
     async def _renew(self, api: str) -> None:
         client = self.clients[api]
-        _, events = TOPICS[api]
+        _, events = self.topics[api]
         query = "eventType=" + ",".join(e[0].upper() + e[1:] for e in events)
         try:
             new_id = await client.register_hub(self.callback, query)

@@ -63,7 +63,8 @@ class Metrics:
         )
         self.cache_requests = Counter(
             "csm_cache_requests_total",
-            "Cache lookups, by cache and result (hit, miss).",
+            "Cache lookups, by cache (response, entity) and result (hit, miss, store, stale, "
+            "error).",
             ("cache", "result"),
             registry=self.registry,
         )

@@ -18,7 +18,10 @@ from graph.errors import ErrorCodes
 from graph.schema import assurance, billing, customer, fulfillment, inventory
 from graph.schema.common import NODE_KINDS
 from graph.schema.mutation import Mutation
+from graph.schema.projection import ProjectionPlanner
 from graph.schema.query import Query
+from graph.schema.release import ReleaseLoadedRecords
+from graph.schema.stale import StaleDataNotice
 from graph.schema.subscription import LiveExecutor, Subscription
 
 __all__ = ["build_schema"]
@@ -37,8 +40,11 @@ class GraphSchema(strawberry.Schema):
 
 def build_schema(optimizations: bool = True) -> strawberry.Schema:
     """The schema; ``optimizations=False`` (``CSM_OPTIMIZATIONS=0``) leaves out the speed work
-    -- today the document caches -- for the benchmark's stock strawberry path (bench/run.py)."""
-    # graph.server imports this module (create_app builds the schema): import at call time.
+    -- the document caches and the fast execution path -- for the benchmark's stock
+    strawberry path (bench/run.py)."""
+    # graph.server imports this module (create_app builds the schema), and graph.execution
+    # imports its subscription module: import at call time.
+    from graph.execution.live import FastLiveExecutor
     from graph.observability.tracing import OperationTelemetry
     from graph.server.guardrails import DocumentGuard
     from graph.server.policy_extension import ChannelPolicyExtension
@@ -62,7 +68,12 @@ def build_schema(optimizations: bool = True) -> strawberry.Schema:
         extensions += [
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            ProjectionPlanner,  # backends send only the attributes a query reads (fields=)
         ]
+    # extensions.stale: which fields show stale cached data (graph.schema.stale).
+    extensions.append(StaleDataNotice)
+    # The operation's loaded records freed when it ends (graph.schema.release).
+    extensions.append(ReleaseLoadedRecords)
     # After ValidationCache, so that its refusals replace validation's answer.
     extensions.append(ChannelPolicyExtension)
     # Document size, aliases, field selections and WebSocket rate limits, checked before
@@ -74,5 +85,7 @@ def build_schema(optimizations: bool = True) -> strawberry.Schema:
         subscription=Subscription,
         types=node_types,
         extensions=extensions,
-        execution_context_class=LiveExecutor,  # a subscription event runs in its own context
+        # A subscription event runs in its own context (LiveExecutor); with the optimizations
+        # on, plain attribute fields complete inline (graph.execution.fast).
+        execution_context_class=FastLiveExecutor if optimizations else LiveExecutor,
     )

@@ -27,6 +27,7 @@ from .common import (
     parse_datetime,
     register_node,
 )
+from .projection import Reads, reads
 
 if TYPE_CHECKING:
     from graph.schema.billing import Bill
@@ -334,4 +335,24 @@ register_node("TroubleTicket", NodeKind(source=lambda s: s.ticket, build=Trouble
 register_node(
     "ServiceProblem",
     NodeKind(source=lambda s: s.service_problem, build=ServiceProblem.from_record),
+)
+
+# What each field reads of its records (TMF fields= projection, graph.schema.projection).
+reads(
+    TroubleTicket,
+    "troubleTicket",
+    reference="id",
+    status_history="statusChange",
+    notes="note",
+    related_entities="relatedEntity",
+    is_open="status",
+)
+reads(RelatedEntityRef, None, entity=Reads())
+reads(
+    ServiceProblem,
+    "serviceProblem",
+    reference="id",
+    is_open="status",
+    affected_services="affectedService",
+    trouble_tickets="troubleTicket",
 )

@@ -38,6 +38,7 @@ from .common import (
     ref_id,
     register_node,
 )
+from .projection import Reads, reads
 
 __all__ = [
     "AppliedPayment",
@@ -629,3 +630,61 @@ register_node(
     "PaymentMethod", NodeKind(source=lambda s: s.payment_method, build=PaymentMethod.from_record)
 )
 register_node("Usage", NodeKind(source=lambda s: s.usage, build=Usage.from_record))
+
+# What each field reads of its records (TMF fields= projection, graph.schema.projection).
+reads(
+    BillingAccount,
+    "billingAccount",
+    reference="id",
+    balances="accountBalance",
+    outstanding="accountBalance",
+    default_payment_method="defaultPaymentMethod",
+    bills=Reads(joins={"customerBill": ("billDate",)}),
+    payments=Reads(joins={"payment": ("paymentDate",)}),
+)
+reads(
+    Bill,
+    "customerBill",
+    reference="id",
+    taxes="taxItem",
+    applied_payments="appliedPayment",
+    document="billDocument",
+    lines=Reads(),
+    account="billingAccount",
+)
+reads(
+    BillLine,
+    "appliedCustomerBillingRate",
+    taxes="appliedTax",
+    product_reference="product",
+    product="product",
+)
+reads(AppliedPayment, None, payment=Reads())
+reads(PaymentItem, None, bill=Reads())
+reads(
+    Payment,
+    "payment",
+    reference="id",
+    items="paymentItem",
+    method="paymentMethod",
+    account="account",
+)
+reads(
+    PaymentMethod,
+    "paymentMethod",
+    reference="id",
+    kind="@type",
+    is_preferred="isPreferred",
+    valid_until="validFor",
+    card=("@type", "brand", "cardType", "lastFourDigits", "expirationDate"),
+    bank_account=("@type", "accountNumber", "accountNumberType", "bank"),
+)
+reads(
+    Usage,
+    "usage",
+    reference="id",
+    characteristics="usageCharacteristic",
+    rated_amount="ratedProductUsage",
+    product_reference="ratedProductUsage",
+    product="ratedProductUsage",
+)

@@ -30,6 +30,7 @@ from .common import (
 )
 from .fulfillment import PartyInteraction, Product, ProductOrder
 from .inventory import Service
+from .projection import Reads, reads
 
 __all__ = ["ContactMedium", "ContactMediumKind", "Customer", "Person", "PostalAddress"]
 
@@ -256,3 +257,29 @@ def _page(
 
 register_node("Customer", NodeKind(source=lambda s: s.customer, build=Customer.from_record))
 register_node("Person", NodeKind(source=lambda s: s.individual, build=Person.from_record))
+
+# What each field reads of its records (TMF fields= projection, graph.schema.projection).
+# The customer's name also names it in an agent's access record (graph.auth.audit).
+reads(
+    Customer,
+    "customer",
+    always=("id", "name"),
+    reference="id",
+    person="engagedParty",
+    billing_accounts=Reads(),
+    payment_methods=Reads(),
+    bills=Reads(joins={"billingAccount": ("id",), "customerBill": ("billDate",)}),
+    payments=Reads(joins={"billingAccount": ("id",), "payment": ("paymentDate",)}),
+    usage=Reads(joins={"usage": ("usageDate",)}),
+    products=Reads(),
+    services=Reads(),
+    trouble_tickets=Reads(joins={"troubleTicket": ("status", "creationDate")}),
+    product_orders=Reads(joins={"productOrder": ("orderDate",)}),
+    interactions=Reads(joins={"partyInteraction": ("interactionDate",)}),
+)
+reads(
+    Person,
+    "individual",
+    full_name=("fullName", "givenName", "familyName"),
+    contact_media="contactMedium",
+)

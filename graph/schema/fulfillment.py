@@ -33,6 +33,7 @@ from .common import (
     parse_datetime,
     register_node,
 )
+from .projection import Reads, reads
 
 if TYPE_CHECKING:
     from graph.schema.billing import BillingAccount
@@ -480,3 +481,43 @@ register_node(
     "PartyInteraction",
     NodeKind(source=lambda s: s.interaction, build=PartyInteraction.from_record),
 )
+
+# What each field reads of its records (TMF fields= projection, graph.schema.projection).
+reads(Category, "category", reference="id")
+reads(
+    OfferingPrice,
+    "productOfferingPrice",
+    reference="id",
+    recurring_charge_period="recurringChargePeriodType",
+)
+reads(
+    ProductOffering,
+    "productOffering",
+    reference="id",
+    valid_from="validFor",
+    valid_until="validFor",
+    categories="category",
+    prices="productOfferingPrice",
+)
+reads(
+    Product,
+    "product",
+    reference="id",
+    prices="productPrice",
+    characteristics="productCharacteristic",
+    billing_account_reference="billingAccount",
+    service_references="realizingService",
+    offering="productOffering",
+    services="realizingService",
+    billing_account="billingAccount",
+)
+reads(ProductOrderItem, None, offering=Reads(), product=Reads())
+reads(
+    ProductOrder,
+    "productOrder",
+    reference="id",
+    items="productOrderItem",
+    notes="note",
+    total_price="orderTotalPrice",
+)
+reads(PartyInteraction, "partyInteraction", reference="id", notes="note")

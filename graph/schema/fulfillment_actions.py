@@ -47,6 +47,7 @@ from .fulfillment import (
     ProductPrice,
 )
 from .payloads import ASSISTED_CUSTOMER, UserError, act, optional_text, reloaded, respond
+from .projection import Reads, reads
 
 __all__ = [
     "CancelProductOrderInput",
@@ -514,3 +515,8 @@ class FulfillmentActions:
         ],
     ) -> CancelProductOrderPayload:
         return await respond(CancelProductOrderPayload, _cancel(info, input))
+
+
+# TMF fields= projection (graph.schema.projection): the price preview reads whole records
+# (Query.quoteProductOrder); the item's offering and product are loaded by id.
+reads(ProductOrderQuoteItem, None, offering=Reads(), product=Reads())

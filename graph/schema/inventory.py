@@ -26,6 +26,7 @@ from .common import (
     parse_datetime,
     register_node,
 )
+from .projection import Reads, reads
 
 __all__ = [
     "Resource",
@@ -281,3 +282,25 @@ class Service(Node):
 
 register_node("Service", NodeKind(source=lambda s: s.service, build=Service.from_record))
 register_node("Resource", NodeKind(source=lambda s: s.resource, build=Resource.from_record))
+
+# What each field reads of its records (TMF fields= projection, graph.schema.projection).
+reads(
+    Resource,
+    "resource",
+    reference="id",
+    kind="@type",
+    characteristics="resourceCharacteristic",
+)
+reads(
+    Service,
+    "service",
+    reference="id",
+    specification_name="serviceSpecification",
+    characteristics="serviceCharacteristic",
+    supporting_resources="supportingResource",
+    problems=Reads(joins={"serviceProblem": ("creationDate",)}),
+    health=Reads(
+        ("state", "hasStarted", "isServiceEnabled"),
+        joins={"serviceProblem": ("status", "priority", "creationDate")},
+    ),
+)

@@ -30,6 +30,7 @@ from graph.schema.fulfillment_actions import (
     QuoteProductOrderPayload,
 )
 from graph.schema.fulfillment_actions import quote_product_order as price_preview
+from graph.schema.projection import WHOLE, Reads, reads
 
 __all__ = ["Query"]
 
@@ -151,3 +152,25 @@ class Query:
         ],
     ) -> QuoteProductOrderPayload:
         return await price_preview(info, input)
+
+
+# What the entry points read beyond their selections (TMF fields= projection,
+# graph.schema.projection): nothing, but the price preview, which checks and prices whole
+# products, offerings, prices and orders (graph.resolvers.orders.quote).
+reads(
+    Query,
+    None,
+    me=Reads(),
+    customer=Reads(),
+    customers=Reads(),
+    node=Reads(),
+    product_offerings=Reads(),
+    quote_product_order=Reads(
+        joins={
+            "product": WHOLE,
+            "productOffering": WHOLE,
+            "productOfferingPrice": WHOLE,
+            "productOrder": WHOLE,
+        }
+    ),
+)

@@ -24,7 +24,6 @@ from contextlib import aclosing
 from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.auth.permissions import CanAct
 from graph.context import Info
@@ -37,6 +36,7 @@ from .assurance import TroubleTicket
 from .billing import Bill, Payment
 from .fulfillment import ProductOrder
 from .inventory import Service
+from .stale import StaleAwareExecution
 
 __all__ = ["LiveExecutor", "Subscription"]
 
@@ -62,15 +62,20 @@ _WHO = (
 )
 
 
-class LiveExecutor(StrawberryGraphQLCoreExecutionContext):
+class LiveExecutor(StaleAwareExecution):
     """Runs a subscription event in the context its :class:`Delivery` carries."""
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if isinstance(payload, Delivery):
             executor = super().build_per_event_executor(payload.value)
             executor.context_value = payload.context
-            return executor
-        return super().build_per_event_executor(payload)
+        else:
+            executor = super().build_per_event_executor(payload)
+        # graphql-core shares its memo of sub-selections with each event's copy, and every
+        # event collects its fields afresh: the memo would grow by an entry per event for
+        # the subscription's lifetime.
+        executor._relevant_sub_fields = {}
+        return executor
 
 
 def _backend_id(given: strawberry.ID | None, type_name: str, argument: str) -> str | None:

@@ -23,8 +23,10 @@ from graph.auth.audit import AuditWriter
 from graph.auth.authenticator import Authenticator
 from graph.auth.devidp import DEV_AUDIENCE, DEV_ISSUER, dev_key_path
 from graph.auth.owners import OwnerFinder
+from graph.auth.scope import PUBLIC
 from graph.auth.tokens import TokenConfig, TokenVerifier
-from graph.events import EventFanout, HubRegistrar, listener_route
+from graph.events import TOPICS, ChangeEvent, EventFanout, HubRegistrar, listener_route
+from graph.events.model import CACHE_TOPICS
 from graph.observability import Metrics
 from graph.observability.logging import request_context
 from graph.observability.tracing import backend_call_hook
@@ -32,6 +34,7 @@ from graph.operations import manifest_at
 from graph.schema import build_schema
 from graph.settings import Settings
 from graph.sources import APIS, BackendError, breaker_states, open_clients
+from graph.sources.cached import EntityCache
 from graph.sources.credentials import open_service_credentials
 from graph.stores import open_stores
 
@@ -146,7 +149,9 @@ async def _live_updates(gateway: Gateway, secret: str) -> AsyncIterator[None]:
     registrar = None
     if settings.events and settings.public_url:
         callback = f"{settings.public_url}/events/{secret}"
-        registrar = HubRegistrar(gateway.clients, callback, settings.hub_renew_seconds)
+        # With the entity cache, also the events that keep it coherent.
+        topics = {**TOPICS, **CACHE_TOPICS} if settings.entity_cache is not None else TOPICS
+        registrar = HubRegistrar(gateway.clients, callback, settings.hub_renew_seconds, topics)
         await registrar.start()
         gateway.hubs = registrar
     elif settings.events:
@@ -157,6 +162,28 @@ async def _live_updates(gateway: Gateway, secret: str) -> AsyncIterator[None]:
         if registrar is not None:
             await registrar.stop()
         await fanout.stop()
+
+
+def entity_cache(gateway: Gateway) -> EntityCache:
+    """The entity cache of :mod:`graph.sources.cached` on the gateway's stores."""
+    assert gateway.settings.entity_cache is not None
+    counters = {
+        result: gateway.metrics.cache_requests.labels("entity", result)
+        for result in ("hit", "miss", "stale", "error")
+    }
+    return EntityCache(
+        gateway.stores.entities,
+        gateway.settings.entity_cache,
+        observe=lambda result, n: counters[result].inc(n),
+        public=PUBLIC,
+    )
+
+
+async def _invalidate(gateway: Gateway, event: ChangeEvent) -> None:
+    """A backend's event drops the cached entries it makes wrong, before any replica's
+    subscribers hear of it (and reload)."""
+    if gateway.entity_cache is not None:
+        await gateway.entity_cache.invalidate_records(event.resource, [event.record])
 
 
 async def _end_websockets(app: web.Application) -> None:
@@ -234,6 +261,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
             gateway.stores = await stack.enter_async_context(
                 open_stores(settings.redis_url, settings.redis_prefix)
             )
+            if settings.entity_cache is not None:
+                gateway.cache_with(entity_cache(gateway))
             await stack.enter_async_context(_live_updates(gateway, event_secret))
             # Entered after the clients, so stopped (and flushed) before they close.
             await stack.enter_async_context(
@@ -244,7 +273,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     app.on_shutdown.append(_end_websockets)
     event_secret = settings.event_secret or secrets.token_urlsafe(24)
-    listener_route(app, event_secret, lambda: gateway.stores.broadcast, gateway.event_counts)
+    listener_route(
+        app,
+        event_secret,
+        lambda: gateway.stores.broadcast,
+        gateway.event_counts,
+        on_change=lambda event: _invalidate(gateway, event),
+    )
     # Only graphql-transport-ws: the legacy graphql-ws protocol lets a second connection_init
     # swap the connection's principal.
     view = GraphView(

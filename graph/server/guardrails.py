@@ -135,7 +135,10 @@ def _networks(configured: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(n, strict=False) for n in configured)
 
 
+@functools.lru_cache(maxsize=4096)
 def _address(text: str) -> Address | None:
+    """Cached: clients repeat, and parsing costs ~5 % of a response-cache hit (addresses are
+    immutable)."""
     try:
         address = ipaddress.ip_address(text.strip().strip("[]"))
     except ValueError:

@@ -14,6 +14,7 @@ from graph.events import EventFanout, HubRegistrar
 from graph.observability import Metrics
 from graph.settings import Settings
 from graph.sources import Sources, TmfClient
+from graph.sources.cached import EntityCache
 from graph.stores import Stores
 
 __all__ = ["GATEWAY", "Gateway"]
@@ -34,6 +35,7 @@ class Gateway:
     event_counts: dict[str, int] = field(default_factory=dict)  # listener: accepted, refused…
     # Open WebSockets, closed at shutdown (an open WebSocket never ends by itself).
     websockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
+    entity_cache: EntityCache | None = None  # None: off (CSM_ENTITY_CACHE)
     _sources: Sources | None = None
 
     @property
@@ -45,6 +47,11 @@ class Gateway:
     def attach(self, clients: dict[str, TmfClient]) -> None:
         self.clients = clients
         self._sources = Sources.on(clients)
+
+    def cache_with(self, cache: EntityCache) -> None:
+        """Every read by id or reference through ``cache``, below every request's scope."""
+        self.entity_cache = cache
+        self._sources = cache.wrap(self.sources)
 
 
 GATEWAY: Final = web.AppKey("gateway", Gateway)

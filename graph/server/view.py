@@ -5,7 +5,8 @@ or graphql-transport-ws ``connection_init``); a bad token is refused with 401 (H
 code 4403 (WebSocket) and never downgraded to anonymous; a WebSocket ends when its token
 expires. A typed :class:`~graph.context.Context` per request with fresh loaders; orjson
 encoding; and ``application/graphql-response+json``, with which a request error (parse,
-validation, variables) is a 400 with no ``data`` key.
+validation, variables) is a 400 with no ``data`` key. Answers of public catalogue queries come
+from the response cache (:mod:`.response_cache`) when it has them, without execution.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Final, cast
 
 import orjson
 from aiohttp import web
+from strawberry import Schema
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
@@ -44,7 +46,8 @@ from graph.sources.identity import (
 
 from .graphiql import GRAPHIQL_ASSETS, render_graphiql
 from .guardrails import admit
-from .state import GATEWAY
+from .response_cache import Pending, ResponseCache
+from .state import GATEWAY, Gateway
 
 __all__ = ["GraphView"]
 
@@ -55,6 +58,7 @@ _SUB: Final = web.RequestKey("csm.sub_response", web.Response)
 _PRINCIPAL: Final = web.RequestKey("csm.principal", Principal)
 _ACCESS: Final = web.RequestKey("csm.access", AccessLog)
 _EXPIRY: Final = web.RequestKey("csm.ws_expiry", asyncio.TimerHandle)
+_PENDING: Final = web.RequestKey("csm.response_cache", Pending)
 WS_TOKEN_EXPIRED: Final = 4401
 MAX_WS_MESSAGE_BYTES: Final = 64 * 1024
 
@@ -165,6 +169,16 @@ def _ensure_codes(body: GraphQLHTTPResponse) -> None:
 
 
 class GraphView(GraphQLView[Context, None]):
+    _response_cache: ResponseCache | None = None  # made at the first request (the app's settings)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson, end to end (strawberry's default is the standard library's json)."""
+        return orjson.loads(data)  # its JSONDecodeError is json's: a 400, as before
+
+    def encode_json(self, data: object) -> str:
+        # text: WebSocket messages must be text frames (HTTP answers: create_response)
+        return orjson.dumps(data).decode()
+
     async def render_graphql_ide(self, request: web.Request) -> web.Response:
         """A browser GET: GraphiQL from the gateway's own assets (see :mod:`.graphiql`)."""
         return render_graphiql(request, request.app[GRAPHIQL_ASSETS])
@@ -215,6 +229,17 @@ class GraphView(GraphQLView[Context, None]):
             context.request[_EXPIRY] = self._close_at_expiry(context.response, principal.expires_at)
         return await super().on_ws_connect(context)
 
+    def _responses(self, gateway: Gateway) -> ResponseCache | None:
+        """The app's response cache; None when it is off (``CSM_RESPONSE_CACHE_TTL=0``, or
+        ``CSM_OPTIMIZATIONS=0``: the benchmark's stock path caches nothing)."""
+        settings = gateway.settings
+        if settings.response_cache_ttl <= 0 or not settings.optimizations:
+            return None
+        if self._response_cache is None:
+            schema = cast(Schema, self.schema)._schema
+            self._response_cache = ResponseCache(schema, settings, gateway.metrics)
+        return self._response_cache
+
     @staticmethod
     def _close_at_expiry(ws: web.WebSocketResponse, expires_at: float) -> asyncio.TimerHandle:
         """A token's life bounds its connection: subscriptions end when it expires. The
@@ -245,6 +270,9 @@ class GraphView(GraphQLView[Context, None]):
         outcome = "ok" if not result.errors else ("partial" if result.data else "error")
         channel = request.get(_PRINCIPAL, ANONYMOUS).channel
         request.app[GATEWAY].metrics.graphql_requests.labels(channel, outcome).inc()
+        pending = request.get(_PENDING)
+        if pending is not None:
+            pending.succeeded = outcome == "ok" and result.data is not None
         if _wants_graphql_response(request) and _is_request_error(result):
             request[_SUB].set_status(400)
             body.pop("data", None)
@@ -277,6 +305,17 @@ class GraphView(GraphQLView[Context, None]):
         if limited is not None:
             limited.headers[CORRELATION_ID] = correlation_id
             return limited
+        # The response cache: after authentication and rate limits, before anything else.
+        cache = self._responses(gateway)
+        pending = None
+        if cache is not None and request.headers.get("Upgrade", "").lower() != "websocket":
+            hit, pending = await cache.lookup(request, principal, gateway.stores)
+            if hit is not None:
+                hit.headers[CORRELATION_ID] = correlation_id
+                cache.served(principal.channel, time.perf_counter() - started)
+                return hit
+            if pending is not None:
+                request[_PENDING] = pending
         identity = CallerIdentity.of(principal, correlation_id, bearer_token(authorization))
         # An HTTP operation's backend calls end by its deadline, counted from its arrival (see
         # graph.sources.resilience). A WebSocket outlives any deadline: its operations keep to
@@ -294,6 +333,8 @@ class GraphView(GraphQLView[Context, None]):
             access = request.get(_ACCESS)
             if access is not None:
                 gateway.audit.finish(access)  # queues TMF683 records; never waits
+        if cache is not None and pending is not None:
+            await cache.keep(request, pending, response, gateway.stores)
         response = _as_graphql_error(request, response)
         if not response.prepared:
             response.headers[CORRELATION_ID] = correlation_id

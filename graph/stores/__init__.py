@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from .documents import DocumentStore, MemoryDocuments, RedisDocuments
+from .entities import EntityStore, MemoryEntities, RedisEntities
 from .idempotency import (
     Busy,
     Claim,
@@ -36,6 +37,7 @@ from .ratelimit import (
     Verdict,
 )
 from .redis import open_redis
+from .responses import MemoryResponses, RedisResponses, ResponseStore
 
 __all__ = [
     "GAP",
@@ -44,19 +46,25 @@ __all__ = [
     "Claim",
     "Conflict",
     "DocumentStore",
+    "EntityStore",
     "FallbackRateLimiter",
     "IdempotencyStore",
     "Limit",
     "MemoryBroadcast",
     "MemoryDocuments",
+    "MemoryEntities",
     "MemoryIdempotency",
     "MemoryRateLimiter",
+    "MemoryResponses",
     "RateLimiter",
     "RedisBroadcast",
     "RedisDocuments",
+    "RedisEntities",
     "RedisIdempotency",
     "RedisRateLimiter",
+    "RedisResponses",
     "Replay",
+    "ResponseStore",
     "Run",
     "StoreUnavailable",
     "Stores",
@@ -75,6 +83,10 @@ class Stores:
     rate_limits: RateLimiter = field(default_factory=MemoryRateLimiter)
     # Automatic persisted queries (graph.stores.documents): a cache, so Redis down = not found.
     documents: DocumentStore = field(default_factory=MemoryDocuments)
+    # The entity cache's entries (graph.sources.cached): Redis down = a miss.
+    entities: EntityStore = field(default_factory=MemoryEntities)
+    # Public catalogue answers (graph.server.response_cache): Redis down = a miss.
+    responses: ResponseStore = field(default_factory=MemoryResponses)
 
     @classmethod
     def in_memory(cls) -> Stores:
@@ -113,6 +125,8 @@ async def open_stores(redis_url: str | None, prefix: str = "csm:") -> AsyncItera
             redis=client,
             rate_limits=FallbackRateLimiter(RedisRateLimiter(client, prefix)),
             documents=RedisDocuments(client, prefix),
+            entities=RedisEntities(client, prefix),
+            responses=RedisResponses(client, prefix),
         )
         try:
             yield stores

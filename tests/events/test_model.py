@@ -61,7 +61,7 @@ def test_a_hand_written_tmf_body_is_accepted_and_event_time_is_optional() -> Non
     "event_name",
     [
         "troubleTicketDeleteEvent",  # a TMF event, but not one listened to
-        "customerCreateEvent",
+        "serviceOrderCreateEvent",  # neither for subscriptions nor for the cache
         "TroubleTicketStatusChangeEvent",  # the eventType's spelling, not the listener's
         "",
         "x" * 500,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +22,16 @@ from graph.sandbox.app import IDP_KEY_PATH
 from graph.server import GATEWAY, Gateway, create_app
 from graph.settings import Settings
 from graph.sources import APIS
+
+SPEED_SWITCHES = frozenset(
+    {
+        "CSM_OPTIMIZATIONS",
+        "CSM_ENTITY_CACHE",
+        "CSM_CACHE_TTLS",
+        "CSM_CACHE_STALE_SECONDS",
+        "CSM_RESPONSE_CACHE_TTL",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +67,25 @@ async def running_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
 
 
 def settings_for(sandbox: RunningSandbox, **overrides: Any) -> Settings:
-    """A gateway on the sandbox's backends, trusting the sandbox's development IdP."""
+    """A gateway on the sandbox's backends, trusting the sandbox's development IdP.
+
+    The speed switches of the environment reach every test gateway: ``CSM_OPTIMIZATIONS=0``
+    runs the suite on the stock path, ``CSM_ENTITY_CACHE=1`` with the entity cache on (see
+    docs/caching.md), unless a test sets them itself."""
     urls = {api.key: sandbox.url + api.base_path for api in APIS}
     key = sandbox.app.get(IDP_KEY_PATH)
+    from_env = Settings.from_env({k: v for k, v in os.environ.items() if k in SPEED_SWITCHES})
+    switches: dict[str, Any] = {
+        "optimizations": from_env.optimizations,
+        "entity_cache": from_env.entity_cache,
+        "response_cache_ttl": from_env.response_cache_ttl,
+    }
     return Settings(
-        backend_urls=urls, dev_idp=True, dev_idp_url=sandbox.url, dev_idp_key=key, **overrides
+        backend_urls=urls,
+        dev_idp=True,
+        dev_idp_url=sandbox.url,
+        dev_idp_key=key,
+        **(switches | overrides),
     )
 
 

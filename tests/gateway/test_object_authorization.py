@@ -157,7 +157,8 @@ async def test_a_careless_resolver_reading_sources_directly_still_cannot_leak(
     principal = Principal(subject=A, role=role, customer_id=A if role is Role.CUSTOMER else None)
     sources, scope = sources_for(principal, gateway.state.sources)
     if scope is not None:
-        scope.bind(Loaders())
+        loaders = Loaders()  # the request holds its loaders; the scope only refers to them
+        scope.bind(loaders)
     before = gateway.backend_requests()
     products: list[Any] = await sources.product.search({})
     bills = await sources.bill.by_ids(["cb-000001-1-01", "cb-000004-1-01"])

@@ -68,7 +68,7 @@ async def test_stock_and_optimized_gateways_answer_alike(
             return orjson.loads(await resp.read())
 
     async with (
-        running_gateway(settings_for(sandbox)) as fast,
+        running_gateway(settings_for(sandbox, optimizations=True)) as fast,
         running_gateway(settings_for(sandbox, optimizations=False)) as stock,
     ):
         assert ParserCache in extension_types(fast.app)
