@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
+
 from bench.run import (
     CATALOGUE,
     LIST20,

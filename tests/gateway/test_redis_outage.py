@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 
 from graph.sandbox import RunningSandbox
 from graph.schema.common import encode_global_id
+from graph.sources.cached import CachePolicy
 from tests.gateway.conftest import (
     RunningGateway,
     auth_headers,
@@ -148,6 +149,10 @@ class Client:
     def metric(self, name: str) -> float:
         return self.gateway.state.metrics.registry.get_sample_value(name) or 0.0
 
+    def metric_of(self, name: str, cache: str, result: str) -> float:
+        labels = {"cache": cache, "result": result}
+        return self.gateway.state.metrics.registry.get_sample_value(name, labels) or 0.0
+
 
 async def eventually(
     check: Callable[[], Awaitable[bool]], within: float, what: str, every: float = 0.1
@@ -198,6 +203,7 @@ async def test_the_gateway_rides_out_a_redis_outage_and_recovers_by_itself(
             redis_url=server.url,
             redis_prefix=f"csm-test:{uuid.uuid4().hex}:",
             rate_limits={"web": (PER_CALLER, None)},
+            entity_cache=CachePolicy(),  # kept in Redis too: lost with it, then back
         )
         async with (
             running_gateway(settings) as gateway,
@@ -214,12 +220,15 @@ async def test_the_gateway_rides_out_a_redis_outage_and_recovers_by_itself(
 
             await server.stop()
 
-            # (a) Reads go on; ready, and degraded.
+            # (a) Reads go on, from the backends (the entity cache's lookups fail fast: misses);
+            # ready, and degraded.
+            cache_errors = client.metric_of("csm_cache_requests_total", "entity", "error")
             status, result = await client.post(CUSTOMER_360)
             assert status == 200, result
             assert "errors" not in result, result
             assert result["data"]["me"]["reference"] == "cus-000001"
             assert result["data"]["me"]["billingAccounts"]
+            assert client.metric_of("csm_cache_requests_total", "entity", "error") > cache_errors
 
             async def degraded() -> bool:
                 status, body = await client.ready()
@@ -256,6 +265,11 @@ async def test_the_gateway_rides_out_a_redis_outage_and_recovers_by_itself(
                 return status == 200 and body["degraded"] is False
 
             await eventually(recovered, 5, "/readyz no longer degraded")
+            # The entity cache is back: a repeated query is answered from it.
+            assert "errors" not in (await client.post(CUSTOMER_360))[1]
+            requests = gateway.backend_requests()
+            assert "errors" not in (await client.post(CUSTOMER_360))[1]
+            assert gateway.backend_requests() == requests
             after = await client.pay(f"after-{uuid.uuid4()}")
             assert after["data"]["payBill"]["errors"] == [], after
             paid_after = after["data"]["payBill"]["payment"]["reference"]

@@ -4,8 +4,8 @@ Starts the sandbox (a process, pinned like bench/run.py's), runs the gateway *in
 process* under cProfile, drives it with ``wrk`` for a while and prints the functions with the
 most own and cumulative time; ``--out`` keeps the profile for ``snakeviz``/``pstats``.
 
-    .venv/bin/python bench/profile.py customer-360 --duration 10
-    .venv/bin/python bench/profile.py list20 --env CSM_OPTIMIZATIONS=0 --top 40
+    .venv/bin/python bench/profiling.py customer-360 --duration 10
+    .venv/bin/python bench/profiling.py list20 --env CSM_OPTIMIZATIONS=0 --top 40
 
 Profiling costs the gateway about twice its CPU: compare shares, not absolute times.
 """
@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
 
 from bench.run import (
     RATE_LIMITS,
