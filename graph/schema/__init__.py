@@ -21,7 +21,7 @@ from graph.schema.mutation import Mutation
 from graph.schema.projection import ProjectionPlanner
 from graph.schema.query import Query
 from graph.schema.release import ReleaseLoadedRecords
-from graph.schema.stale import StaleDataNotice
+from graph.schema.stale import StaleDataNotice, tracking_stale
 from graph.schema.subscription import LiveExecutor, Subscription
 
 __all__ = ["build_schema"]
@@ -38,10 +38,11 @@ class GraphSchema(strawberry.Schema):
         line (internal and backend failures), not client mistakes."""
 
 
-def build_schema(optimizations: bool = True) -> strawberry.Schema:
+def build_schema(optimizations: bool = True, stale_tracking: bool = False) -> strawberry.Schema:
     """The schema; ``optimizations=False`` (``CSM_OPTIMIZATIONS=0``) leaves out the speed work
     -- the document caches and the fast execution path -- for the benchmark's stock
-    strawberry path (bench/run.py)."""
+    strawberry path (bench/run.py); ``stale_tracking`` files the paths of fields answered with
+    stale cached data (graph.schema.stale), for a gateway whose entity cache may serve them."""
     # graph.server imports this module (create_app builds the schema), and graph.execution
     # imports its subscription module: import at call time.
     from graph.execution.live import FastLiveExecutor
@@ -79,13 +80,14 @@ def build_schema(optimizations: bool = True) -> strawberry.Schema:
     # Document size, aliases, field selections and WebSocket rate limits, checked before
     # validation; after ValidationCache and the policy, whose answers its refusals replace.
     extensions.append(DocumentGuard)
+    # A subscription event runs in its own context (LiveExecutor); with the optimizations on,
+    # plain attribute fields complete inline (graph.execution.fast).
+    executor = FastLiveExecutor if optimizations else LiveExecutor
     return GraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=node_types,
         extensions=extensions,
-        # A subscription event runs in its own context (LiveExecutor); with the optimizations
-        # on, plain attribute fields complete inline (graph.execution.fast).
-        execution_context_class=FastLiveExecutor if optimizations else LiveExecutor,
+        execution_context_class=tracking_stale(executor) if stale_tracking else executor,
     )

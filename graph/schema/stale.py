@@ -12,6 +12,9 @@ How a path is known: :class:`StaleAwareExecution` gives each field with an async
 its own list in a context variable while the resolver runs (the resolver runs in the task
 that completes the field); the loaders and the cache append to the list of the field that
 loads (:func:`graph.sources.cached.note_stale`); the executor then files the field's path.
+That costs a little per async field and per load, so the schema's executor tracks stale data
+only where stale data can be served: :func:`tracking_stale` adds the tracking to an executor
+class when the entity cache has a stale-if-error window.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.sources.cached import StaleRead, stale_reads
 
-__all__ = ["StaleAwareExecution", "StaleDataNotice"]
+__all__ = ["StaleAwareExecution", "StaleDataNotice", "tracking_stale"]
 
 _STALE = stale_reads()
+_TRACKING: dict[type[Any], type[Any]] = {}
 
 
 class StaleAwareExecution(StrawberryGraphQLCoreExecutionContext):
@@ -75,6 +79,15 @@ def _file(context: Any, path: Path, reads: list[StaleRead]) -> None:
         by_resource[read.resource] = max(read.age, by_resource.get(read.resource, 0.0))
     for resource, age in by_resource.items():
         notes.append({"path": path.as_list(), "resource": resource, "ageSeconds": round(age, 1)})
+
+
+def tracking_stale(executor: type[Any]) -> type[Any]:
+    """``executor`` with :class:`StaleAwareExecution` in front (one class per executor)."""
+    made = _TRACKING.get(executor)
+    if made is None:
+        name = "StaleAware" + executor.__name__
+        made = _TRACKING[executor] = type(name, (StaleAwareExecution, executor), {})
+    return made
 
 
 class StaleDataNotice(SchemaExtension):

@@ -24,6 +24,7 @@ from contextlib import aclosing
 from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.auth.permissions import CanAct
 from graph.context import Info
@@ -36,7 +37,6 @@ from .assurance import TroubleTicket
 from .billing import Bill, Payment
 from .fulfillment import ProductOrder
 from .inventory import Service
-from .stale import StaleAwareExecution
 
 __all__ = ["LiveExecutor", "Subscription"]
 
@@ -62,7 +62,7 @@ _WHO = (
 )
 
 
-class LiveExecutor(StaleAwareExecution):
+class LiveExecutor(StrawberryGraphQLCoreExecutionContext):
     """Runs a subscription event in the context its :class:`Delivery` carries."""
 
     def build_per_event_executor(self, payload: Any) -> Any:

@@ -283,7 +283,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
     # Only graphql-transport-ws: the legacy graphql-ws protocol lets a second connection_init
     # swap the connection's principal.
     view = GraphView(
-        schema=build_schema(optimizations=settings.optimizations),
+        schema=build_schema(
+            optimizations=settings.optimizations,
+            # stale-if-error's paths (graph.schema.stale): only where stale data can be served
+            stale_tracking=settings.entity_cache is not None
+            and settings.entity_cache.stale_seconds > 0,
+        ),
         graphql_ide="graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         allowed_origins=settings.cors_origins,  # WebSocket handshakes: the CORS allow-list

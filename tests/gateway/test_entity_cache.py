@@ -282,3 +282,17 @@ async def test_replicas_share_the_cache_and_its_invalidations_through_redis(
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+def test_only_a_gateway_that_may_serve_stale_data_tracks_it() -> None:
+    """Tracking costs a little per async field and per load: off unless the entity cache has
+    a stale-if-error window (graph/server/app.py builds the schema so)."""
+    from graph.schema import build_schema
+    from graph.schema.stale import StaleAwareExecution
+
+    for optimizations in (True, False):
+        plain = build_schema(optimizations=optimizations).execution_context_class
+        tracked = build_schema(optimizations, stale_tracking=True).execution_context_class
+        assert not issubclass(plain, StaleAwareExecution)
+        assert issubclass(tracked, StaleAwareExecution)
+        assert issubclass(tracked, plain)
