@@ -76,6 +76,7 @@ class Scope:
         self.raw = raw
         self.sources: Sources = scoped_sources(raw, self)
         self._loaders: weakref.ref[Loaders] | None = None
+        self._rule_of = self._rules()  # resource -> its ownership rule, built once
 
     def bind(self, loaders: Loaders) -> None:
         """Ownership lookups go through the request's loaders, shared with the query. Held
@@ -94,7 +95,7 @@ class Scope:
         backend round less on the critical path."""
         if resource not in LOOKED_UP:
             return None
-        lookup = asyncio.ensure_future(self._rules()[resource]())
+        lookup = asyncio.ensure_future(self._rule_of[resource]())
         lookup.add_done_callback(_retrieved)  # a failure surfaces where it is awaited, if it is
         return lookup
 
@@ -103,7 +104,7 @@ class Scope:
     ) -> list[R]:
         if not records or resource in PUBLIC:
             return list(records)
-        rule = self._rules().get(resource)
+        rule = self._rule_of.get(resource)
         if rule is None:
             return []  # a resource without an ownership rule is never shown to a customer
         allowed = await (prepared if prepared is not None else rule())

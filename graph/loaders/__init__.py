@@ -28,7 +28,7 @@ from aiodataloader import DataLoader
 
 from graph.sources import ResourceSource
 from graph.sources.cached import StaleRecord, note_stale, stale_reads
-from graph.sources.paths import values_at
+from graph.sources.paths import group_by
 
 __all__ = ["ByIdLoader", "ByRefLoader", "Loaders", "Projection"]
 
@@ -107,16 +107,15 @@ class ByRefLoader(DataLoader[str, list[R]], Generic[R]):
             note_stale(self.source.resource, age)
 
     async def batch_load_fn(self, keys: list[str]) -> list[list[R]]:
-        groups: dict[str, list[R]] = {key: [] for key in keys}
-        for record in await self.source.by_ref(self.path, keys, self._fields):
+        records = await self.source.by_ref(self.path, keys, self._fields)
+        for record in records:
             self.by_id.prime(record["id"], record)
-            stale = record.age if isinstance(record, StaleRecord) else None
-            for value in dict.fromkeys(values_at(record, self._segments)):
-                group = groups.get(value) if isinstance(value, str) else None
-                if group is not None:
-                    group.append(record)
-                    if stale is not None:
-                        self._stale[value] = max(stale, self._stale.get(value, 0.0))
+        groups = group_by(records, self.path, keys)
+        if any(isinstance(r, StaleRecord) for r in records):
+            for key, group in groups.items():
+                ages = [r.age for r in group if isinstance(r, StaleRecord)]
+                if ages:
+                    self._stale[key] = max(*ages, self._stale.get(key, 0.0))
         return [groups[key] for key in keys]
 
 

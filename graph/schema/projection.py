@@ -42,7 +42,6 @@ off) the extension is not installed at all: the stock path fetches whole records
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -68,6 +67,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.base import get_object_definition
 
 from graph.loaders import Loaders, Projection
+from graph.schema.memo import DocumentMemo
 
 __all__ = [
     "WHOLE",
@@ -256,31 +256,16 @@ def plan(
     return {r: None if a is None else frozenset(a) | {"id"} for r, a in planner.needs.items()}
 
 
-@dataclass(slots=True)
-class _Plans:
-    schema: GraphQLSchema
-    document: DocumentNode  # kept: its id is not reused while the entry lives
-    by_operation: dict[str | None, Projection | None]
-
-
-_PLANS: OrderedDict[tuple[int, int], _Plans] = OrderedDict()
+_PLANS: DocumentMemo[str | None, Projection | None] = DocumentMemo(documents=MAX_PLANS)
 
 
 def plan_for(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
 ) -> Projection | None:
     """:func:`plan`, computed once per (schema, document object, operation name)."""
-    key = (id(schema), id(document))
-    entry = _PLANS.get(key)
-    if entry is None or entry.schema is not schema or entry.document is not document:
-        entry = _PLANS[key] = _Plans(schema, document, {})
-        while len(_PLANS) > MAX_PLANS:
-            _PLANS.popitem(last=False)
-    else:
-        _PLANS.move_to_end(key)
-    if operation_name not in entry.by_operation:
-        entry.by_operation[operation_name] = plan(schema, document, operation_name)
-    return entry.by_operation[operation_name]
+    return _PLANS.get(
+        schema, document, operation_name, lambda: plan(schema, document, operation_name)
+    )
 
 
 class ProjectionPlanner(SchemaExtension):

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,6 +47,7 @@ from graph.auth.policy import (
 )
 from graph.errors import Code, GraphError
 from graph.operations import Manifest, document_id, manifest_at
+from graph.schema.memo import DocumentMemo
 from graph.stores.idempotency import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -58,12 +58,8 @@ __all__ = ["ChannelPolicyExtension", "persisted_query_id"]
 log = logging.getLogger(__name__)
 
 _NAME: Final = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,127}$")
-SHAPES_KEPT: Final = 256  # documents whose shapes are remembered
-
-# Operation shapes per parsed document (held, so its id stays its own), then per (operation,
-# variables, page size): clients send the same few documents, and the parser cache hands back
-# the same DocumentNode for the same text -- without it (CSM_OPTIMIZATIONS=0) nothing repeats.
-_shapes: OrderedDict[int, tuple[DocumentNode, dict[bytes, OperationShape | None]]] = OrderedDict()
+# Operation shapes per parsed document, then per (operation, variables, page size).
+_SHAPES: Final[DocumentMemo[bytes, OperationShape | None]] = DocumentMemo()
 
 
 def _shape_of(
@@ -78,19 +74,12 @@ def _shape_of(
         key = orjson.dumps([operation_name, variables, page_size], option=orjson.OPT_SORT_KEYS)
     except TypeError:  # not plain JSON: not remembered
         return analyze(schema, document, operation_name, variables, page_size)
-    held = _shapes.get(id(document))
-    if held is None or held[0] is not document:
-        held = _shapes[id(document)] = (document, {})
-        if len(_shapes) > SHAPES_KEPT:
-            _shapes.popitem(last=False)
-    else:
-        _shapes.move_to_end(id(document))
-    by_call = held[1]
-    if key not in by_call:
-        if len(by_call) >= SHAPES_KEPT:
-            by_call.clear()
-        by_call[key] = analyze(schema, document, operation_name, variables, page_size)
-    return by_call[key]
+    return _SHAPES.get(
+        schema,
+        document,
+        key,
+        lambda: analyze(schema, document, operation_name, variables, page_size),
+    )
 
 
 _SHA256: Final = re.compile(r"^[0-9a-f]{64}$")

@@ -45,7 +45,7 @@ from . import Sources
 from .client import ResourceSource
 from .errors import BackendTimeout, BackendUnavailable
 from .identity import current_identity
-from .paths import values_at
+from .paths import group_by, values_at
 
 __all__ = [
     "CONSEQUENCES",
@@ -368,7 +368,7 @@ class CachedSource(ResourceSource[R]):
             if not stale or len(stale) < len(missing):
                 raise
             return self._serve_stale(stale, now)
-        groups = _group(fetched, path, missing)
+        groups = group_by(fetched, path, missing)
         await self._store(
             [(slot(self.resource, path, value), group) for value, group in groups.items()],
             variant,
@@ -436,21 +436,3 @@ class CachedSource(ResourceSource[R]):
 
     async def page(self, params: Mapping[str, str], offset: int, limit: int) -> tuple[list[R], int]:
         return await self.inner.page(params, offset, limit)
-
-
-def _group(records: Sequence[R], path: str, values: list[str]) -> dict[str, list[R]]:
-    """The fetched records per key value asked for (an empty list for a value none has)."""
-    groups: dict[str, list[R]] = {value: [] for value in values}
-    if path == "id":
-        for record in records:
-            group = groups.get(record.get("id"))  # type: ignore[arg-type]
-            if group is not None:
-                group.append(record)
-        return groups
-    segments = tuple(path.split("."))
-    for record in records:
-        for value in dict.fromkeys(values_at(record, segments)):
-            group = groups.get(value) if isinstance(value, str) else None
-            if group is not None:
-                group.append(record)
-    return groups

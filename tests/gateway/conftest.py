@@ -89,6 +89,24 @@ def settings_for(sandbox: RunningSandbox, **overrides: Any) -> Settings:
     )
 
 
+def process_env(
+    sandbox: RunningSandbox, redis_url: str, prefix: str, dev_idp_key: Path, tmp_path: Path
+) -> dict[str, str]:
+    """The environment of a ``csm-graph serve`` process the test starts on the sandbox and a
+    shared Redis: none of the caller's csm-graph settings but the speed switches, so that the
+    suite's path (``CSM_OPTIMIZATIONS=0``...) reaches it too."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSM_") or k in SPEED_SWITCHES}
+    return env | {
+        "CSM_TMF_BASE_URL": sandbox.url,
+        "CSM_REDIS_URL": redis_url,
+        "CSM_REDIS_PREFIX": prefix,
+        "CSM_DEV_IDP": "1",
+        "CSM_DEV_IDP_URL": sandbox.url,
+        "CSM_DEV_IDP_KEY": str(dev_idp_key),
+        "CSM_AUDIT_SPILL": str(tmp_path / "audit-spill.jsonl"),
+    }
+
+
 @pytest.fixture
 async def gateway(
     sandbox: RunningSandbox, http: aiohttp.ClientSession

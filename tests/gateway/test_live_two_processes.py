@@ -11,7 +11,6 @@ ticket. A notification with a forged secret is refused. Skipped without Redis (t
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import time
 import uuid
@@ -25,7 +24,7 @@ import redis.asyncio as aioredis
 
 from graph.sandbox import RunningSandbox
 from graph.schema.common import encode_global_id
-from tests.gateway.conftest import token_for
+from tests.gateway.conftest import process_env, token_for
 from tests.gateway.test_pay_bill_two_processes import gateway_process
 from tests.support.tmf_client import call, url_of
 from tests.support.ws import GraphQLWebSocket, graphql_ws
@@ -102,20 +101,8 @@ async def test_an_event_caused_through_one_replica_reaches_a_subscriber_on_the_o
     tmp_path: Path,
 ) -> None:
     prefix = f"csm-test:{uuid.uuid4().hex}:"
-    # CSM_OPTIMIZATIONS passes: the suite runs on the stock path with CSM_OPTIMIZATIONS=0.
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("CSM_") or k == "CSM_OPTIMIZATIONS"
-    }
-    env.update(
-        CSM_TMF_BASE_URL=sandbox.url,
-        CSM_REDIS_URL=redis_url,
-        CSM_REDIS_PREFIX=prefix,
-        CSM_DEV_IDP="1",
-        CSM_DEV_IDP_URL=sandbox.url,
-        CSM_DEV_IDP_KEY=str(dev_idp_key),
-        CSM_AUDIT_SPILL=str(tmp_path / "audit-spill.jsonl"),
-        CSM_EVENT_SECRET=SECRET,
-    )
+    env = process_env(sandbox, redis_url, prefix, dev_idp_key, tmp_path)
+    env["CSM_EVENT_SECRET"] = SECRET
     redis = aioredis.Redis.from_url(redis_url)
     mine, others = (
         token_for(f"customer:{ME}", dev_idp_key),

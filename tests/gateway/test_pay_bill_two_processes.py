@@ -9,7 +9,6 @@ correlator yet and pay, so the test fails unless the processes coordinate throug
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import sys
 import time
@@ -25,7 +24,7 @@ import redis.asyncio as aioredis
 
 from graph.sandbox import RunningSandbox
 from graph.schema.common import encode_global_id
-from tests.gateway.conftest import token_for
+from tests.gateway.conftest import process_env, token_for
 from tests.support.tmf_client import call, url_of
 
 CSM_GRAPH = Path(sys.executable).with_name("csm-graph")
@@ -115,19 +114,7 @@ async def test_the_same_payment_sent_to_two_processes_at_once_pays_once(
     tmp_path: Path,
 ) -> None:
     prefix = f"csm-test:{uuid.uuid4().hex}:"
-    # CSM_OPTIMIZATIONS passes: the suite runs on the stock path with CSM_OPTIMIZATIONS=0.
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("CSM_") or k == "CSM_OPTIMIZATIONS"
-    }
-    env.update(
-        CSM_TMF_BASE_URL=sandbox.url,
-        CSM_REDIS_URL=redis_url,
-        CSM_REDIS_PREFIX=prefix,
-        CSM_DEV_IDP="1",
-        CSM_DEV_IDP_URL=sandbox.url,
-        CSM_DEV_IDP_KEY=str(dev_idp_key),
-        CSM_AUDIT_SPILL=str(tmp_path / "audit-spill.jsonl"),
-    )
+    env = process_env(sandbox, redis_url, prefix, dev_idp_key, tmp_path)
     redis = aioredis.Redis.from_url(redis_url)
     try:
         async with AsyncExitStack() as stack:
